@@ -1,0 +1,649 @@
+//! Edits: operations on a compiled site, each validated, applied incrementally where the index
+//! allows it (permissions, assignments, switches, settings), by a checked rebuild otherwise
+//! (structure: contexts, roles, users, tenants, capabilities). A refused edit changes nothing.
+
+use crate::engine::{Engine, Grant, LoadError, RoleNode, role_node};
+use crate::model::*;
+use crate::snapshot::{
+    CapabilityDoc, ContextDoc, ProgramCourseDoc, RoleDoc, SettingsDoc, TenantDoc, UserDoc,
+};
+use crate::time::Timestamp;
+use crate::validate::{Issue, is_valid_shortname};
+use serde::{Deserialize, Serialize};
+
+/// One edit of a site. In JSON: `{"op": "set_permission", ...}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum EditOp {
+    /// Set a permission row; `permission: null` (inherit) deletes it.
+    SetPermission {
+        /// The role.
+        role: RoleId,
+        /// Where (system = the role definition).
+        context: ContextId,
+        /// The capability.
+        capability: String,
+        /// The value, or `None` for "not set".
+        permission: Option<Permission>,
+    },
+    /// Assign a role.
+    Assign {
+        /// Who.
+        user: UserId,
+        /// Which role.
+        role: RoleId,
+        /// Where.
+        context: ContextId,
+        /// Active from.
+        #[serde(default)]
+        from: Option<Timestamp>,
+        /// Active until.
+        #[serde(default)]
+        until: Option<Timestamp>,
+        /// Source (default manual).
+        #[serde(default)]
+        source: Option<Source>,
+    },
+    /// Remove an assignment (of the given source, default manual).
+    Unassign {
+        /// Who.
+        user: UserId,
+        /// Which role.
+        role: RoleId,
+        /// Where.
+        context: ContextId,
+        /// Source (default manual).
+        #[serde(default)]
+        source: Option<Source>,
+    },
+    /// Switch a user's view of a subtree to a role.
+    AddSwitch {
+        /// Who.
+        user: UserId,
+        /// Where.
+        context: ContextId,
+        /// As which role.
+        role: RoleId,
+    },
+    /// End a role switch.
+    RemoveSwitch {
+        /// Who.
+        user: UserId,
+        /// Where.
+        context: ContextId,
+    },
+    /// Add a role, or replace the role with that id.
+    PutRole {
+        /// The role.
+        role: RoleDoc,
+    },
+    /// Delete a role with its rows, assignments and switches.
+    DeleteRole {
+        /// The role.
+        role: RoleId,
+    },
+    /// Add a context, or replace the context with that id (moving it moves its subtree).
+    PutContext {
+        /// The context.
+        context: ContextDoc,
+    },
+    /// Delete a context that has no children, with its rows, assignments and switches.
+    DeleteContext {
+        /// The context.
+        context: ContextId,
+    },
+    /// Add a user, or replace the user with that id.
+    PutUser {
+        /// The user.
+        user: UserDoc,
+    },
+    /// Delete a user record with its assignments and switches.
+    DeleteUser {
+        /// The user.
+        user: UserId,
+    },
+    /// Add a tenant, or replace the tenant with that id.
+    PutTenant {
+        /// The tenant.
+        tenant: TenantDoc,
+    },
+    /// Delete a tenant (its contexts must have been removed or moved first).
+    DeleteTenant {
+        /// The tenant.
+        tenant: TenantId,
+    },
+    /// Add a capability definition, or replace the one with that name.
+    PutCapability {
+        /// The capability.
+        capability: CapabilityDoc,
+    },
+    /// Replace the settings.
+    SetSettings {
+        /// The settings.
+        settings: SettingsDoc,
+    },
+    /// Put a course into a program.
+    AddProgramCourse {
+        /// The pair.
+        item: ProgramCourseDoc,
+    },
+    /// Take a course out of a program.
+    RemoveProgramCourse {
+        /// The pair.
+        item: ProgramCourseDoc,
+    },
+}
+
+/// Why an edit was refused. Nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EditError {
+    /// A role that does not exist.
+    #[error("unknown role `{0}`")]
+    UnknownRole(RoleId),
+    /// A context that does not exist.
+    #[error("unknown context `{0}`")]
+    UnknownContext(ContextId),
+    /// A user that does not exist.
+    #[error("unknown user `{0}`")]
+    UnknownUser(UserId),
+    /// A capability that does not exist.
+    #[error("unknown capability `{0}`")]
+    UnknownCapability(String),
+    /// A tenant that does not exist.
+    #[error("unknown tenant `{0}`")]
+    UnknownTenant(TenantId),
+    /// The thing to remove is not there.
+    #[error("{0}")]
+    NotFound(String),
+    /// The thing to add is there already.
+    #[error("{0}")]
+    Duplicate(String),
+    /// `from` is not before `until`.
+    #[error("`from` {from} is not before `until` {until}")]
+    BadTimeRange {
+        /// From.
+        from: Timestamp,
+        /// Until.
+        until: Timestamp,
+    },
+    /// The context still has children.
+    #[error("context `{0}` still has children")]
+    HasChildren(ContextId),
+    /// The edit would make the site invalid; every problem is listed.
+    #[error("the edit would make the site invalid: {}", .0.first().map(|i| i.to_string()).unwrap_or_default())]
+    Invalid(Vec<Issue>),
+}
+
+impl EditError {
+    /// The stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EditError::UnknownRole(_) => "unknown_role",
+            EditError::UnknownContext(_) => "unknown_context",
+            EditError::UnknownUser(_) => "unknown_user",
+            EditError::UnknownCapability(_) => "unknown_capability",
+            EditError::UnknownTenant(_) => "unknown_tenant",
+            EditError::NotFound(_) => "not_found",
+            EditError::Duplicate(_) => "duplicate_id",
+            EditError::BadTimeRange { .. } => "bad_time_range",
+            EditError::HasChildren(_) => "has_children",
+            EditError::Invalid(issues) => issues
+                .first()
+                .map(|i| i.code.as_str())
+                .unwrap_or("invalid_snapshot"),
+        }
+    }
+}
+
+impl Engine {
+    /// Applies one edit. On error nothing changes.
+    pub fn apply(&mut self, op: EditOp) -> Result<(), EditError> {
+        match op {
+            EditOp::SetPermission {
+                role,
+                context,
+                capability,
+                permission,
+            } => self.set_permission(role, context, &capability, permission),
+            EditOp::Assign {
+                user,
+                role,
+                context,
+                from,
+                until,
+                source,
+            } => self.assign(
+                Assignment {
+                    user,
+                    role,
+                    context,
+                    from,
+                    until,
+                    source: source.unwrap_or_default(),
+                },
+            ),
+            EditOp::Unassign {
+                user,
+                role,
+                context,
+                source,
+            } => self.unassign(user, role, context, source.unwrap_or_default()),
+            EditOp::AddSwitch {
+                user,
+                context,
+                role,
+            } => {
+                let (ui, ci, ri) = self.refs(user, context, role)?;
+                let u = self
+                    .users
+                    .get_mut(ui as usize)
+                    .ok_or(EditError::UnknownUser(user))?;
+                if u.switches.iter().any(|(c, _)| *c == ci) {
+                    return Err(EditError::Duplicate(format!(
+                        "user `{user}` already has a switch in context `{context}`"
+                    )));
+                }
+                u.switches.push((ci, ri));
+                Ok(())
+            }
+            EditOp::RemoveSwitch { user, context } => {
+                let ci = self
+                    .ctx_index
+                    .get(context.0)
+                    .ok_or(EditError::UnknownContext(context))?;
+                let ui = self
+                    .user_index
+                    .get(user.0)
+                    .ok_or(EditError::UnknownUser(user))?;
+                let u = self
+                    .users
+                    .get_mut(ui as usize)
+                    .ok_or(EditError::UnknownUser(user))?;
+                let before = u.switches.len();
+                u.switches.retain(|(c, _)| *c != ci);
+                if u.switches.len() == before {
+                    return Err(EditError::NotFound(format!(
+                        "user `{user}` has no switch in context `{context}`"
+                    )));
+                }
+                Ok(())
+            }
+            EditOp::SetSettings { settings } => {
+                let settings = Settings::from(settings);
+                self.rebuild(|site| {
+                    site.settings = settings;
+                    Ok(())
+                })
+            }
+            EditOp::PutRole { role } => {
+                let role = Role::from(role);
+                if !is_valid_shortname(&role.shortname) {
+                    return self.rebuild(|site| {
+                        upsert(&mut site.roles, role, |r| r.id);
+                        Ok(())
+                    });
+                }
+                // A role already there with the same id: update in place when only its own
+                // fields change; a new role grows the definition table.
+                if let Some(ri) = self.role_index.get(role.id.0) {
+                    let mut issues_site = self.site.clone();
+                    upsert(&mut issues_site.roles, role.clone(), |r| r.id);
+                    let issues = crate::validate::validate(&Site {
+                        permissions: Vec::new(),
+                        assignments: Vec::new(),
+                        switches: Vec::new(),
+                        ..issues_site
+                    });
+                    if !issues.is_empty() {
+                        return Err(EditError::Invalid(issues));
+                    }
+                    let rows = self.roles.get(ri as usize).map_or(0, |r| r.rows);
+                    if let Some(slot) = self.roles.get_mut(ri as usize) {
+                        *slot = RoleNode {
+                            rows,
+                            ..role_node(&role)
+                        };
+                    }
+                    if let Some(slot) = self.site.roles.get_mut(ri as usize) {
+                        *slot = role;
+                    }
+                    self.refresh_derived();
+                    Ok(())
+                } else {
+                    self.rebuild(|site| {
+                        site.roles.push(role);
+                        Ok(())
+                    })
+                }
+            }
+            EditOp::DeleteRole { role } => {
+                self.role_index
+                    .get(role.0)
+                    .ok_or(EditError::UnknownRole(role))?;
+                self.rebuild(|site| {
+                    site.roles.retain(|r| r.id != role);
+                    site.permissions.retain(|p| p.role != role);
+                    site.assignments.retain(|a| a.role != role);
+                    site.switches.retain(|s| s.role != role);
+                    for r in &mut site.roles {
+                        for list in [
+                            &mut r.allow_assign,
+                            &mut r.allow_override,
+                            &mut r.allow_switch,
+                            &mut r.allow_view,
+                        ] {
+                            list.retain(|x| *x != role);
+                        }
+                    }
+                    let s = &mut site.settings;
+                    for slot in [
+                        &mut s.default_user_role,
+                        &mut s.guest_role,
+                        &mut s.not_logged_in_role,
+                        &mut s.default_frontpage_role,
+                    ] {
+                        if *slot == Some(role) {
+                            *slot = None;
+                        }
+                    }
+                    Ok(())
+                })
+            }
+            EditOp::PutContext { context } => {
+                let context = Context::from(context);
+                self.rebuild(|site| {
+                    upsert(&mut site.contexts, context, |c| c.id);
+                    Ok(())
+                })
+            }
+            EditOp::DeleteContext { context } => {
+                let ci = self
+                    .ctx_index
+                    .get(context.0)
+                    .ok_or(EditError::UnknownContext(context))?;
+                if self.ctxs.iter().any(|c| c.parent == ci) {
+                    return Err(EditError::HasChildren(context));
+                }
+                self.rebuild(|site| {
+                    site.contexts.retain(|c| c.id != context);
+                    site.permissions.retain(|p| p.context != context);
+                    site.assignments.retain(|a| a.context != context);
+                    site.switches.retain(|s| s.context != context);
+                    site.program_courses
+                        .retain(|pc| pc.program != context && pc.course != context);
+                    if site.settings.frontpage_context == Some(context) {
+                        site.settings.frontpage_context = None;
+                    }
+                    Ok(())
+                })
+            }
+            EditOp::PutUser { user } => {
+                let user = User::from(user);
+                self.rebuild(|site| {
+                    upsert(&mut site.users, user, |u| u.id);
+                    Ok(())
+                })
+            }
+            EditOp::DeleteUser { user } => {
+                self.user_index
+                    .get(user.0)
+                    .ok_or(EditError::UnknownUser(user))?;
+                self.rebuild(|site| {
+                    site.users.retain(|u| u.id != user);
+                    site.assignments.retain(|a| a.user != user);
+                    site.switches.retain(|s| s.user != user);
+                    site.settings.site_admins.retain(|a| *a != user);
+                    if site.settings.guest_user == Some(user) {
+                        site.settings.guest_user = None;
+                    }
+                    Ok(())
+                })
+            }
+            EditOp::PutTenant { tenant } => {
+                let tenant = Tenant::from(tenant);
+                self.rebuild(|site| {
+                    upsert(&mut site.tenants, tenant, |t| t.id);
+                    Ok(())
+                })
+            }
+            EditOp::DeleteTenant { tenant } => {
+                if !self.tenants.contains_key(&tenant) {
+                    return Err(EditError::UnknownTenant(tenant));
+                }
+                self.rebuild(|site| {
+                    site.tenants.retain(|t| t.id != tenant);
+                    Ok(())
+                })
+            }
+            EditOp::PutCapability { capability } => {
+                let capability = Capability::from(capability);
+                self.rebuild(|site| {
+                    upsert(&mut site.capabilities, capability, |c| c.name.clone());
+                    Ok(())
+                })
+            }
+            EditOp::AddProgramCourse { item } => {
+                let item = ProgramCourse::from(item);
+                self.rebuild(|site| {
+                    if site.program_courses.contains(&item) {
+                        return Err(EditError::Duplicate(format!(
+                            "course `{}` is already in program `{}`",
+                            item.course, item.program
+                        )));
+                    }
+                    site.program_courses.push(item);
+                    Ok(())
+                })
+            }
+            EditOp::RemoveProgramCourse { item } => {
+                let item = ProgramCourse::from(item);
+                self.rebuild(|site| {
+                    let before = site.program_courses.len();
+                    site.program_courses.retain(|pc| *pc != item);
+                    if site.program_courses.len() == before {
+                        return Err(EditError::NotFound(format!(
+                            "course `{}` is not in program `{}`",
+                            item.course, item.program
+                        )));
+                    }
+                    Ok(())
+                })
+            }
+        }
+    }
+
+    /// Applies a batch of edits, all or nothing.
+    pub fn apply_all(&mut self, ops: Vec<EditOp>) -> Result<(), (usize, EditError)> {
+        let mut next = self.clone();
+        for (i, op) in ops.into_iter().enumerate() {
+            next.apply(op).map_err(|e| (i, e))?;
+        }
+        *self = next;
+        Ok(())
+    }
+
+    fn refs(
+        &self,
+        user: UserId,
+        context: ContextId,
+        role: RoleId,
+    ) -> Result<(u32, u32, u32), EditError> {
+        let ui = self
+            .user_index
+            .get(user.0)
+            .ok_or(EditError::UnknownUser(user))?;
+        let ci = self
+            .ctx_index
+            .get(context.0)
+            .ok_or(EditError::UnknownContext(context))?;
+        let ri = self
+            .role_index
+            .get(role.0)
+            .ok_or(EditError::UnknownRole(role))?;
+        Ok((ui, ci, ri))
+    }
+
+    /// Sets or clears one permission row in place: O(log n) on the context's override list.
+    fn set_permission(
+        &mut self,
+        role: RoleId,
+        context: ContextId,
+        capability: &str,
+        permission: Option<Permission>,
+    ) -> Result<(), EditError> {
+        let ri = self
+            .role_index
+            .get(role.0)
+            .ok_or(EditError::UnknownRole(role))?;
+        let ci = self
+            .ctx_index
+            .get(context.0)
+            .ok_or(EditError::UnknownContext(context))?;
+        let cap = *self
+            .cap_index
+            .get(capability)
+            .ok_or_else(|| EditError::UnknownCapability(capability.chars().take(200).collect()))?;
+        let before: Option<Permission>;
+        if ci == self.system {
+            let slot = self
+                .defs
+                .get_mut(ri as usize)
+                .and_then(|d| d.get_mut(cap as usize))
+                .ok_or(EditError::UnknownRole(role))?;
+            before = *slot;
+            *slot = permission;
+        } else {
+            let list = self
+                .overrides
+                .get_mut(ci as usize)
+                .ok_or(EditError::UnknownContext(context))?;
+            match list.binary_search_by_key(&(cap, ri), |o| (o.cap, o.role)) {
+                Ok(pos) => {
+                    before = list.get(pos).map(|o| o.perm);
+                    match permission {
+                        Some(p) => {
+                            if let Some(o) = list.get_mut(pos) {
+                                o.perm = p;
+                            }
+                        }
+                        None => {
+                            list.remove(pos);
+                        }
+                    }
+                }
+                Err(pos) => {
+                    before = None;
+                    if let Some(p) = permission {
+                        list.insert(
+                            pos,
+                            crate::engine::Override {
+                                cap,
+                                role: ri,
+                                perm: p,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(r) = self.roles.get_mut(ri as usize) {
+            match (before.is_some(), permission.is_some()) {
+                (false, true) => r.rows += 1,
+                (true, false) => r.rows = r.rows.saturating_sub(1),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn assign(&mut self, a: Assignment) -> Result<(), EditError> {
+        let (ui, ci, ri) = self.refs(a.user, a.context, a.role)?;
+        if let (Some(from), Some(until)) = (a.from, a.until) {
+            if from >= until {
+                return Err(EditError::BadTimeRange { from, until });
+            }
+        }
+        let u = self
+            .users
+            .get_mut(ui as usize)
+            .ok_or(EditError::UnknownUser(a.user))?;
+        if u
+            .grants
+            .iter()
+            .any(|g| g.ctx == ci && g.role == ri && g.source == a.source)
+        {
+            return Err(EditError::Duplicate(format!(
+                "user `{}` already holds role `{}` in context `{}` ({:?})",
+                a.user, a.role, a.context, a.source
+            )));
+        }
+        u.grants.push(Grant {
+            ctx: ci,
+            role: ri,
+            from: a.from,
+            until: a.until,
+            source: a.source,
+        });
+        self.refresh_user(ui);
+        Ok(())
+    }
+
+    fn unassign(
+        &mut self,
+        user: UserId,
+        role: RoleId,
+        context: ContextId,
+        source: Source,
+    ) -> Result<(), EditError> {
+        let (ui, ci, ri) = self.refs(user, context, role)?;
+        let u = self
+            .users
+            .get_mut(ui as usize)
+            .ok_or(EditError::UnknownUser(user))?;
+        let before = u.grants.len();
+        u.grants
+            .retain(|g| !(g.ctx == ci && g.role == ri && g.source == source));
+        if u.grants.len() == before {
+            return Err(EditError::NotFound(format!(
+                "user `{user}` does not hold role `{role}` in context `{context}` ({source:?})"
+            )));
+        }
+        self.refresh_user(ui);
+        Ok(())
+    }
+
+    /// Recomputes the flags of one user after its assignments changed.
+    fn refresh_user(&mut self, ui: u32) {
+        let admins = &self.site.settings.site_admins;
+        if let Some(u) = self.users.get_mut(ui as usize) {
+            u.support = u.grants.iter().any(|g| g.source == Source::Support);
+            u.admin = !u.deleted && !u.support && admins.contains(&u.id);
+        }
+    }
+
+    /// A structural edit: change the site, validate it whole, recompile; nothing changes on error.
+    fn rebuild(
+        &mut self,
+        change: impl FnOnce(&mut Site) -> Result<(), EditError>,
+    ) -> Result<(), EditError> {
+        let mut site = self.site();
+        change(&mut site)?;
+        match Engine::from_site(site) {
+            Ok(engine) => {
+                *self = engine;
+                Ok(())
+            }
+            Err(LoadError::Invalid(issues)) => Err(EditError::Invalid(issues)),
+            Err(LoadError::Parse(p)) => Err(EditError::NotFound(p.to_string())),
+        }
+    }
+}
+
+
+fn upsert<T, K: PartialEq>(list: &mut Vec<T>, item: T, key: impl Fn(&T) -> K) {
+    let k = key(&item);
+    match list.iter_mut().find(|x| key(x) == k) {
+        Some(slot) => *slot = item,
+        None => list.push(item),
+    }
+}

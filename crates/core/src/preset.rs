@@ -1,0 +1,1 @@
+//! Moodle role preset XML (SEMANTICS.md §5).

@@ -1,0 +1,134 @@
+//! `cargo xtask`: project automation.
+//!
+//! - `cargo xtask test`: install what the checks need, then run every check: rustfmt, clippy
+//!   with `-D warnings`, every test, the conformance corpus through the CLI and a compile of
+//!   the benchmarks. This is what CI runs (`.ci/run`).
+//! - `cargo xtask conformance`: only the conformance corpus.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(),
+        Some("conformance") => conformance(),
+        Some("help") | Some("--help") | Some("-h") | None => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown task `{other}`\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <task>
+  test         install what is needed, then fmt check, clippy -D warnings, all tests,
+               the conformance corpus and a compile of the benchmarks
+  conformance  run ../shared/conformance through the capstan CLI";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// The shared corpus sits beside the checkout (`../shared`); `CAPSTAN_SHARED` overrides it.
+fn shared() -> PathBuf {
+    std::env::var_os("CAPSTAN_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("../shared"))
+}
+
+fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
+    let started = Instant::now();
+    println!("==> {step}");
+    let status = cmd
+        .current_dir(root())
+        .status()
+        .map_err(|e| format!("{step}: cannot start: {e}"))?;
+    println!("<== {step}: {:.1}s", started.elapsed().as_secs_f64());
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{step} failed ({status})"))
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn output(cmd: &mut Command) -> Option<String> {
+    cmd.output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+/// rustfmt and clippy come with the toolchain as components; add them when missing.
+fn ensure_components() -> Result<(), String> {
+    let have = output(Command::new("rustup").args(["component", "list", "--installed"]))
+        .unwrap_or_default();
+    for comp in ["rustfmt", "clippy"] {
+        if !have.lines().any(|l| l.starts_with(comp)) {
+            run(
+                &format!("rustup component add {comp}"),
+                Command::new("rustup").args(["component", "add", comp]),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn conformance() -> Result<(), String> {
+    let corpus = shared().join("conformance/public");
+    if !corpus.is_dir() {
+        return Err(format!(
+            "conformance corpus not found at {} (set CAPSTAN_SHARED)",
+            corpus.display()
+        ));
+    }
+    run(
+        "conformance corpus through the CLI",
+        cargo()
+            .args(["run", "--quiet", "--release", "-p", "capstan", "--", "conformance"])
+            .arg(&corpus),
+    )
+}
+
+fn test() -> Result<(), String> {
+    let started = Instant::now();
+    ensure_components()?;
+    run("cargo fmt --check", cargo().args(["fmt", "--all", "--check"]))?;
+    run(
+        "cargo clippy",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run("cargo test", cargo().args(["test", "--workspace"]))?;
+    conformance()?;
+    run(
+        "benchmarks compile",
+        cargo().args(["bench", "--workspace", "--no-run"]),
+    )?;
+    println!(
+        "xtask test: every check passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
