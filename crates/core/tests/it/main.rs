@@ -1,5 +1,13 @@
 //! Integration tests of capstan-core: one binary, several modules.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod conformance;
+mod edits;
 mod reference;
+mod robustness;

@@ -1,0 +1,159 @@
+//! Edits: incremental application gives the same answers as compiling the edited site from
+//! scratch, and a refused edit changes nothing.
+
+use crate::reference::{instants, random_site};
+use capstan_core::*;
+use proptest::prelude::*;
+
+fn answers(engine: &Engine) -> Vec<bool> {
+    let mut out = Vec::new();
+    let users: Vec<UserId> = engine.users().iter().map(|u| u.id).chain([UserId(0)]).collect();
+    for at in instants() {
+        for u in &users {
+            for c in engine.capabilities() {
+                for x in engine.contexts() {
+                    out.push(
+                        engine
+                            .has_capability(*u, &c.name, x.id, CheckOptions::at(at))
+                            .unwrap(),
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+fn random_op(engine: &Engine, pick: &mut impl FnMut(usize) -> usize) -> EditOp {
+    let roles: Vec<RoleId> = engine.roles().iter().map(|r| r.id).collect();
+    let ctxs: Vec<ContextId> = engine.contexts().iter().map(|c| c.id).collect();
+    let caps: Vec<String> = engine.capabilities().iter().map(|c| c.name.clone()).collect();
+    let users: Vec<UserId> = engine.users().iter().map(|u| u.id).collect();
+    let role = roles[pick(roles.len())];
+    let context = ctxs[pick(ctxs.len())];
+    let user = users[pick(users.len())];
+    match pick(5) {
+        0 | 1 => EditOp::SetPermission {
+            role,
+            context,
+            capability: caps[pick(caps.len())].clone(),
+            permission: [None, Some(Permission::Allow), Some(Permission::Prevent), Some(Permission::Prohibit)][pick(4)],
+        },
+        2 => EditOp::Assign {
+            user,
+            role,
+            context,
+            from: None,
+            until: None,
+            source: Some([Source::Manual, Source::Support][pick(2)]),
+        },
+        3 => EditOp::Unassign { user, role, context, source: None },
+        _ => EditOp::AddSwitch { user, context, role },
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 120, failure_persistence: None, .. ProptestConfig::default() })]
+
+    #[test]
+    fn incremental_edits_match_a_rebuild(seed in any::<u64>(), picks in proptest::collection::vec(any::<u32>(), 40)) {
+        let mut engine = Engine::from_site(random_site(seed)).unwrap();
+        let mut it = picks.into_iter();
+        let mut pick = move |n: usize| (it.next().unwrap_or(0) as usize) % n.max(1);
+        for _ in 0..6 {
+            let op = random_op(&engine, &mut pick);
+            let before = engine.to_json();
+            match engine.apply(op.clone()) {
+                Ok(()) => {}
+                Err(e) => {
+                    // A refused edit changes nothing.
+                    prop_assert_eq!(&before, &engine.to_json(), "refused {:?} ({}) changed the site", op, e.code());
+                }
+            }
+        }
+        let rebuilt = Engine::from_site(engine.site()).unwrap();
+        prop_assert_eq!(answers(&engine), answers(&rebuilt));
+    }
+}
+
+fn small() -> Engine {
+    Engine::from_json(
+        r#"{"format": "capstan/1",
+        "settings": {"default_user_role": 7},
+        "capabilities": [{"name": "moodle/course:view", "captype": "read", "contextlevel": "course"}],
+        "contexts": [{"id": 1, "level": "system"}, {"id": 2, "level": "coursecat", "parent": 1},
+                     {"id": 3, "level": "course", "parent": 2}],
+        "roles": [{"id": 5, "shortname": "student", "contextlevels": ["course"]},
+                  {"id": 7, "shortname": "user"}],
+        "users": [{"id": 10, "username": "alice"}]}"#,
+    )
+    .unwrap()
+}
+
+#[test]
+fn permission_edit_changes_the_answer_at_once() {
+    let mut e = small();
+    let at = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+    let q = |e: &Engine| e.has_capability(UserId(10), "moodle/course:view", ContextId(3), CheckOptions::at(at)).unwrap();
+    assert!(!q(&e));
+    e.apply(EditOp::SetPermission { role: RoleId(7), context: ContextId(1), capability: "moodle/course:view".into(), permission: Some(Permission::Allow) }).unwrap();
+    assert!(q(&e));
+    e.apply(EditOp::SetPermission { role: RoleId(7), context: ContextId(2), capability: "moodle/course:view".into(), permission: Some(Permission::Prohibit) }).unwrap();
+    assert!(!q(&e));
+    e.apply(EditOp::SetPermission { role: RoleId(7), context: ContextId(2), capability: "moodle/course:view".into(), permission: None }).unwrap();
+    assert!(q(&e));
+}
+
+#[test]
+fn refused_edits_have_stable_codes_and_change_nothing() {
+    let mut e = small();
+    let before = e.to_json();
+    let cases = [
+        (EditOp::SetPermission { role: RoleId(99), context: ContextId(1), capability: "moodle/course:view".into(), permission: Some(Permission::Allow) }, "unknown_role"),
+        (EditOp::SetPermission { role: RoleId(5), context: ContextId(99), capability: "moodle/course:view".into(), permission: Some(Permission::Allow) }, "unknown_context"),
+        (EditOp::SetPermission { role: RoleId(5), context: ContextId(1), capability: "nope/x:y".into(), permission: Some(Permission::Allow) }, "unknown_capability"),
+        (EditOp::Assign { user: UserId(42), role: RoleId(5), context: ContextId(3), from: None, until: None, source: None }, "unknown_user"),
+        (EditOp::Assign { user: UserId(10), role: RoleId(5), context: ContextId(3), from: Some(Timestamp::from_unix_seconds(10)), until: Some(Timestamp::from_unix_seconds(10)), source: None }, "bad_time_range"),
+        (EditOp::Unassign { user: UserId(10), role: RoleId(5), context: ContextId(3), source: None }, "not_found"),
+        (EditOp::DeleteContext { context: ContextId(2) }, "has_children"),
+        (EditOp::PutContext { context: serde_json::from_str(r#"{"id": 2, "level": "coursecat", "parent": 3}"#).unwrap() }, "bad_parent_level"),
+        (EditOp::PutRole { role: serde_json::from_str(r#"{"id": 8, "shortname": "bad name"}"#).unwrap() }, "bad_shortname"),
+        (EditOp::PutRole { role: serde_json::from_str(r#"{"id": 8, "shortname": "student"}"#).unwrap() }, "duplicate_id"),
+    ];
+    for (op, code) in cases {
+        let err = e.apply(op.clone()).unwrap_err();
+        assert_eq!(err.code(), code, "{op:?}: {err}");
+        assert_eq!(e.to_json(), before, "{op:?} changed the site");
+    }
+}
+
+#[test]
+fn batches_are_all_or_nothing() {
+    let mut e = small();
+    let before = e.to_json();
+    let ops: Vec<EditOp> = serde_json::from_str(
+        r#"[{"op": "assign", "user": 10, "role": 5, "context": 3},
+            {"op": "set_permission", "role": 5, "context": 1, "capability": "moodle/course:view", "permission": "allow"},
+            {"op": "assign", "user": 10, "role": 99, "context": 3}]"#,
+    )
+    .unwrap();
+    let (index, err) = e.apply_all(ops).unwrap_err();
+    assert_eq!((index, err.code()), (2, "unknown_role"));
+    assert_eq!(e.to_json(), before);
+}
+
+#[test]
+fn structural_edits_recompile() {
+    let mut e = small();
+    let at = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+    e.apply(serde_json::from_str(r#"{"op": "put_context", "context": {"id": 4, "level": "module", "parent": 3}}"#).unwrap()).unwrap();
+    e.apply(serde_json::from_str(r#"{"op": "assign", "user": 10, "role": 5, "context": 3}"#).unwrap()).unwrap();
+    e.apply(serde_json::from_str(r#"{"op": "set_permission", "role": 5, "context": 1, "capability": "moodle/course:view", "permission": "allow"}"#).unwrap()).unwrap();
+    assert!(e.has_capability(UserId(10), "moodle/course:view", ContextId(4), CheckOptions::at(at)).unwrap());
+    e.apply(serde_json::from_str(r#"{"op": "put_role", "role": {"id": 5, "shortname": "learner", "name": "Learner", "contextlevels": ["course"]}}"#).unwrap()).unwrap();
+    assert_eq!(e.role(RoleId(5)).unwrap().shortname, "learner");
+    assert!(e.has_capability(UserId(10), "moodle/course:view", ContextId(4), CheckOptions::at(at)).unwrap());
+    e.apply(serde_json::from_str(r#"{"op": "delete_role", "role": 5}"#).unwrap()).unwrap();
+    assert!(!e.has_capability(UserId(10), "moodle/course:view", ContextId(4), CheckOptions::at(at)).unwrap());
+    assert!(e.site().assignments.is_empty());
+}
