@@ -9,11 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod wasm;
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(),
         Some("conformance") => conformance(),
+        Some("wasm") => wasm::build().map(|_| ()),
         Some("help") | Some("--help") | Some("-h") | None => {
             println!("{USAGE}");
             Ok(())
@@ -32,9 +35,10 @@ fn main() -> ExitCode {
 const USAGE: &str = "usage: cargo xtask <task>
   test         install what is needed, then fmt check, clippy -D warnings, all tests,
                the conformance corpus and a compile of the benchmarks
-  conformance  run ../shared/conformance through the capstan CLI";
+  conformance  run ../shared/conformance through the capstan CLI
+  wasm         build the npm packages into target/npm/web and target/npm/node";
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .map(Path::to_path_buf)
@@ -42,13 +46,13 @@ fn root() -> PathBuf {
 }
 
 /// The shared corpus sits beside the checkout (`../shared`); `CAPSTAN_SHARED` overrides it.
-fn shared() -> PathBuf {
+pub(crate) fn shared() -> PathBuf {
     std::env::var_os("CAPSTAN_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("../shared"))
 }
 
-fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
+pub(crate) fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
     let started = Instant::now();
     println!("==> {step}");
     let status = cmd
@@ -63,11 +67,11 @@ fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-fn cargo() -> Command {
+pub(crate) fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-fn output(cmd: &mut Command) -> Option<String> {
+pub(crate) fn output(cmd: &mut Command) -> Option<String> {
     cmd.output()
         .ok()
         .filter(|o| o.status.success())
@@ -100,7 +104,15 @@ fn conformance() -> Result<(), String> {
     run(
         "conformance corpus through the CLI",
         cargo()
-            .args(["run", "--quiet", "--release", "-p", "capstan", "--", "conformance"])
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "capstan",
+                "--",
+                "conformance",
+            ])
             .arg(&corpus),
     )
 }
@@ -108,7 +120,10 @@ fn conformance() -> Result<(), String> {
 fn test() -> Result<(), String> {
     let started = Instant::now();
     ensure_components()?;
-    run("cargo fmt --check", cargo().args(["fmt", "--all", "--check"]))?;
+    run(
+        "cargo fmt --check",
+        cargo().args(["fmt", "--all", "--check"]),
+    )?;
     run(
         "cargo clippy",
         cargo().args([
@@ -122,6 +137,7 @@ fn test() -> Result<(), String> {
     )?;
     run("cargo test", cargo().args(["test", "--workspace"]))?;
     conformance()?;
+    wasm::test()?;
     run(
         "benchmarks compile",
         cargo().args(["bench", "--workspace", "--no-run"]),

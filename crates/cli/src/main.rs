@@ -1,9 +1,7 @@
 //! `capstan`: the command line over capstan-core.
 
 use capstan_core::scenario::run_scenario;
-use capstan_core::{
-    CheckOptions, ContextId, Engine, EditOp, RoleId, Timestamp, UserId, validate,
-};
+use capstan_core::{CheckOptions, ContextId, EditOp, Engine, RoleId, Timestamp, UserId, validate};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -271,7 +269,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 json_out(&issues)?;
             } else if issues.is_empty() {
-                println!("valid: {} contexts, {} roles, {} users", site.contexts.len(), site.roles.len(), site.users.len());
+                println!(
+                    "valid: {} contexts, {} roles, {} users",
+                    site.contexts.len(),
+                    site.roles.len(),
+                    site.users.len()
+                );
             } else {
                 for i in &issues {
                     println!("{}: {} [{}]", i.path, i.message, i.code);
@@ -294,7 +297,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .explain(UserId(a.user), &a.capability, ContextId(a.context), opts)
                 .map_err(query_err)?;
             if a.json {
-                json_out(&serde_json::json!({"allowed": ex.allowed, "rule": ex.rule, "step": ex.step, "reason": ex.reason}))?;
+                json_out(
+                    &serde_json::json!({"allowed": ex.allowed, "rule": ex.rule, "step": ex.step, "reason": ex.reason}),
+                )?;
             } else {
                 println!("{}", if ex.allowed { "yes" } else { "no" });
             }
@@ -325,7 +330,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let engine = load(&snapshot)?;
             let perms = engine
-                .effective_permissions(UserId(user), ContextId(context), CheckOptions::at(instant(at.as_deref())?))
+                .effective_permissions(
+                    UserId(user),
+                    ContextId(context),
+                    CheckOptions::at(instant(at.as_deref())?),
+                )
                 .map_err(query_err)?;
             if json {
                 json_out(&perms)?;
@@ -356,7 +365,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 json_out(&r)?;
             } else {
                 if r.all_authenticated {
-                    println!("every authenticated user (the default user role allows it); exactly:");
+                    println!(
+                        "every authenticated user (the default user role allows it); exactly:"
+                    );
                 }
                 for u in &r.users {
                     let name = engine.user(*u).map(|x| x.username.as_str()).unwrap_or("?");
@@ -393,8 +404,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Apply { snapshot, ops, out } => {
             let mut engine = load(&snapshot)?;
             let text = read(&ops)?;
-            let ops: Vec<EditOp> = serde_json::from_str(&text)
-                .map_err(|e| CliError::new("malformed_json", format!("`{}`: {e}", ops.display())))?;
+            let ops: Vec<EditOp> = serde_json::from_str(&text).map_err(|e| {
+                CliError::new("malformed_json", format!("`{}`: {e}", ops.display()))
+            })?;
             engine
                 .apply_all(ops)
                 .map_err(|(i, e)| CliError::new(e.code(), format!("operation {i}: {e}")))?;
@@ -409,7 +421,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
 
 fn preset(command: PresetCommand) -> Result<ExitCode> {
     match command {
-        PresetCommand::Export { snapshot, role, out } => {
+        PresetCommand::Export {
+            snapshot,
+            role,
+            out,
+        } => {
             let engine = load(&snapshot)?;
             let xml = engine
                 .export_preset(RoleId(role))
@@ -429,10 +445,7 @@ fn preset(command: PresetCommand) -> Result<ExitCode> {
                 .import_preset(&xml, None)
                 .map_err(|e| CliError::new(e.code(), e.to_string()))?;
             if json {
-                eprintln!(
-                    "{}",
-                    serde_json::to_string(&report).unwrap_or_default()
-                );
+                eprintln!("{}", serde_json::to_string(&report).unwrap_or_default());
             } else {
                 eprintln!(
                     "imported role `{}` (id {}): {} row(s) set",
@@ -510,7 +523,9 @@ fn conformance(paths: &[PathBuf], now: Timestamp, json: bool) -> Result<ExitCode
         }
     }
     if json {
-        json_out(&serde_json::json!({"passed": passed, "failed": failed, "unreadable": broken, "files": reports}))?;
+        json_out(
+            &serde_json::json!({"passed": passed, "failed": failed, "unreadable": broken, "files": reports}),
+        )?;
     }
     println!("{passed} passed, {} failed", failed + broken);
     Ok(if failed + broken == 0 {

@@ -40,7 +40,10 @@ fn origin_label(engine: &Engine, o: &RoleOrigin) -> String {
         }
         RoleOrigin::DefaultUserRole => "default role of authenticated users".into(),
         RoleOrigin::FrontpageRole { context } => {
-            format!("default front page role in {}", context_label(engine, *context))
+            format!(
+                "default front page role in {}",
+                context_label(engine, *context)
+            )
         }
         RoleOrigin::GuestRole => "role of the guest account".into(),
         RoleOrigin::NotLoggedInRole => "role of visitors who are not logged in".into(),
@@ -138,10 +141,10 @@ pub fn bench(engine: &Engine, checks: usize) -> Result<ExitCode, CliError> {
     while done < checks.max(batch) {
         let start = Instant::now();
         for (u, c, x) in &triples {
-            if let Some(c) = c {
-                if engine.check(*u, *c, *x, opts).unwrap_or(false) {
-                    allowed += 1;
-                }
+            if let Some(c) = c
+                && engine.check(*u, *c, *x, opts).unwrap_or(false)
+            {
+                allowed += 1;
             }
         }
         samples.push(start.elapsed().as_nanos() as f64 / batch as f64);

@@ -1,1 +1,150 @@
-fn main(){}
+//! Criterion benchmarks of the resolver on the generated large site
+//! (`GenerateOptions::large()`: 100k contexts, 5,000 users, 300 capabilities, 12 roles,
+//! 3,000 overrides, 25,000 assignments).
+//!
+//! `cargo bench -p capstan-core --bench resolver`
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
+use capstan_core::generate::{GenerateOptions, generate};
+use capstan_core::*;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use std::hint::black_box;
+
+struct Mix {
+    engine: Engine,
+    site: Site,
+    triples: Vec<(UserId, CapabilityId, String, ContextId)>,
+    courses: Vec<ContextId>,
+    at: Timestamp,
+}
+
+fn mix() -> Mix {
+    let site = generate(&GenerateOptions::large());
+    let engine = Engine::from_site(site.clone()).unwrap();
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let users: Vec<UserId> = site.users.iter().map(|u| u.id).collect();
+    let contexts: Vec<ContextId> = site.contexts.iter().map(|c| c.id).collect();
+    let triples = (0..4096)
+        .map(|_| {
+            let cap = &site.capabilities[next(site.capabilities.len())].name;
+            (
+                users[next(users.len())],
+                engine.capability_id(cap).unwrap(),
+                cap.clone(),
+                contexts[next(contexts.len())],
+            )
+        })
+        .collect();
+    let courses = site
+        .contexts
+        .iter()
+        .filter(|c| c.level == ContextLevel::Course)
+        .map(|c| c.id)
+        .collect();
+    Mix {
+        engine,
+        site,
+        triples,
+        courses,
+        at: Timestamp::parse("2026-06-01T12:00:00Z").unwrap(),
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let m = mix();
+    let opts = CheckOptions::at(m.at);
+
+    let mut i = 0usize;
+    c.bench_function("check/interned", |b| {
+        b.iter(|| {
+            let (u, cap, _, x) = &m.triples[i % m.triples.len()];
+            i += 1;
+            black_box(m.engine.check(*u, *cap, *x, opts).unwrap())
+        })
+    });
+    let mut i = 0usize;
+    c.bench_function("has_capability/by_name", |b| {
+        b.iter(|| {
+            let (u, _, cap, x) = &m.triples[i % m.triples.len()];
+            i += 1;
+            black_box(m.engine.has_capability(*u, cap, *x, opts).unwrap())
+        })
+    });
+    let mut i = 0usize;
+    c.bench_function("explain", |b| {
+        b.iter(|| {
+            let (u, _, cap, x) = &m.triples[i % m.triples.len()];
+            i += 1;
+            black_box(m.engine.explain(*u, cap, *x, opts).unwrap())
+        })
+    });
+    let mut i = 0usize;
+    c.bench_function("effective_permissions/course_300caps", |b| {
+        b.iter(|| {
+            let u = m.triples[i % m.triples.len()].0;
+            let x = m.courses[i % m.courses.len()];
+            i += 1;
+            black_box(m.engine.effective_permissions(u, x, opts).unwrap())
+        })
+    });
+    let mut i = 0usize;
+    c.bench_function("users_with_capability/5000users", |b| {
+        b.iter(|| {
+            let (_, _, cap, _) = &m.triples[i % m.triples.len()];
+            let x = m.courses[i % m.courses.len()];
+            i += 1;
+            black_box(m.engine.users_with_capability(cap, x, m.at).unwrap())
+        })
+    });
+    let mut engine = m.engine.clone();
+    let role = m.site.roles[4].id;
+    let (user, cap_id, cap, _) = m.triples[0].clone();
+    let course = m.courses[7];
+    let mut flip = false;
+    c.bench_function("edit/set_permission+check", |b| {
+        b.iter(|| {
+            flip = !flip;
+            engine
+                .apply(EditOp::SetPermission {
+                    role,
+                    context: course,
+                    capability: cap.clone(),
+                    permission: Some(if flip {
+                        Permission::Allow
+                    } else {
+                        Permission::Prevent
+                    }),
+                })
+                .unwrap();
+            black_box(engine.check(user, cap_id, course, opts).unwrap())
+        })
+    });
+    let mut g = c.benchmark_group("compile");
+    g.sample_size(10);
+    g.bench_function("from_site/100k_contexts", |b| {
+        b.iter_batched(
+            || m.site.clone(),
+            |site| black_box(Engine::from_site(site).unwrap()),
+            BatchSize::LargeInput,
+        )
+    });
+    let json = m.engine.to_json();
+    g.bench_function("from_json/100k_contexts", |b| {
+        b.iter(|| black_box(Engine::from_json(&json).unwrap()))
+    });
+    g.finish();
+}
+
+criterion_group!(resolver, benches);
+criterion_main!(resolver);

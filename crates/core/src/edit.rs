@@ -212,16 +212,14 @@ impl Engine {
                 from,
                 until,
                 source,
-            } => self.assign(
-                Assignment {
-                    user,
-                    role,
-                    context,
-                    from,
-                    until,
-                    source: source.unwrap_or_default(),
-                },
-            ),
+            } => self.assign(Assignment {
+                user,
+                role,
+                context,
+                from,
+                until,
+                source: source.unwrap_or_default(),
+            }),
             EditOp::Unassign {
                 user,
                 role,
@@ -558,17 +556,16 @@ impl Engine {
 
     fn assign(&mut self, a: Assignment) -> Result<(), EditError> {
         let (ui, ci, ri) = self.refs(a.user, a.context, a.role)?;
-        if let (Some(from), Some(until)) = (a.from, a.until) {
-            if from >= until {
-                return Err(EditError::BadTimeRange { from, until });
-            }
+        if let (Some(from), Some(until)) = (a.from, a.until)
+            && from >= until
+        {
+            return Err(EditError::BadTimeRange { from, until });
         }
         let u = self
             .users
             .get_mut(ui as usize)
             .ok_or(EditError::UnknownUser(a.user))?;
-        if u
-            .grants
+        if u.grants
             .iter()
             .any(|g| g.ctx == ci && g.role == ri && g.source == a.source)
         {
@@ -638,7 +635,6 @@ impl Engine {
         }
     }
 }
-
 
 fn upsert<T, K: PartialEq>(list: &mut Vec<T>, item: T, key: impl Fn(&T) -> K) {
     let k = key(&item);

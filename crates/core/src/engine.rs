@@ -356,9 +356,8 @@ impl RoleSet {
             .chain(self.spill.iter())
             .enumerate()
             .flat_map(|(w, &word)| {
-                (0..64u32).filter_map(move |b| {
-                    (word & (1u64 << b) != 0).then_some(w as u32 * 64 + b)
-                })
+                (0..64u32)
+                    .filter_map(move |b| (word & (1u64 << b) != 0).then_some(w as u32 * 64 + b))
             })
     }
 }
@@ -1030,15 +1029,15 @@ impl Engine {
         if let Some(d) = self.default_role {
             f(d, RoleOrigin::DefaultUserRole);
         }
-        if let (Some(r), Some(fp)) = (self.frontpage_role, self.frontpage_ctx) {
-            if self.is_ancestor_or_self(fp, ctx) {
-                f(
-                    r,
-                    RoleOrigin::FrontpageRole {
-                        context: ctx_id(fp),
-                    },
-                );
-            }
+        if let (Some(r), Some(fp)) = (self.frontpage_role, self.frontpage_ctx)
+            && self.is_ancestor_or_self(fp, ctx)
+        {
+            f(
+                r,
+                RoleOrigin::FrontpageRole {
+                    context: ctx_id(fp),
+                },
+            );
         }
     }
 
@@ -1052,21 +1051,21 @@ impl Engine {
             let Some(node) = self.ctxs.get(i as usize) else {
                 break;
             };
-            if let Some(list) = self.overrides.get(i as usize) {
-                if !list.is_empty() {
-                    let start = list.partition_point(|o| o.cap < cap);
-                    for o in list.get(start..).unwrap_or(&[]) {
-                        if o.cap != cap {
-                            break;
+            if let Some(list) = self.overrides.get(i as usize)
+                && !list.is_empty()
+            {
+                let start = list.partition_point(|o| o.cap < cap);
+                for o in list.get(start..).unwrap_or(&[]) {
+                    if o.cap != cap {
+                        break;
+                    }
+                    if set.contains(o.role) {
+                        if o.perm == Permission::Prohibit {
+                            return Rule::Prohibited;
                         }
-                        if set.contains(o.role) {
-                            if o.perm == Permission::Prohibit {
-                                return Rule::Prohibited;
-                            }
-                            if !decided.contains(o.role) {
-                                decided.insert(o.role);
-                                allowed |= o.perm == Permission::Allow;
-                            }
+                        if !decided.contains(o.role) {
+                            decided.insert(o.role);
+                            allowed |= o.perm == Permission::Allow;
                         }
                     }
                 }
@@ -1178,9 +1177,10 @@ impl Engine {
         let mut rows = Vec::new();
         for u in &self.users {
             for g in &u.grants {
-                if let (Some(role), Some(ctx)) =
-                    (self.roles.get(g.role as usize), self.ctxs.get(g.ctx as usize))
-                {
+                if let (Some(role), Some(ctx)) = (
+                    self.roles.get(g.role as usize),
+                    self.ctxs.get(g.ctx as usize),
+                ) {
                     rows.push(Assignment {
                         user: u.id,
                         role: role.id,

@@ -28,6 +28,7 @@
 
 pub mod edit;
 pub mod engine;
+pub mod generate;
 pub mod model;
 pub mod preset;
 pub mod queries;

@@ -257,10 +257,7 @@ impl Engine {
         for (r, t) in &mut traces {
             // Walk the whole path, bottom-up, collecting every row.
             let mut i = ctx;
-            loop {
-                let Some(node) = self.ctxs.get(i as usize) else {
-                    break;
-                };
+            while let Some(node) = self.ctxs.get(i as usize) {
                 if let Some(p) = self.row_at(i, *r, cap) {
                     t.rows.push(RowTrace {
                         context: node.id,
@@ -391,10 +388,10 @@ impl Engine {
             .collect();
         for (ci, list) in self.overrides.iter().enumerate() {
             for o in list.iter().filter(|o| o.cap == cap) {
-                if let Some(pos) = wanted.iter().position(|&r| r == o.role) {
-                    if let (Some(row), Some(c)) = (rows.get_mut(pos), self.ctxs.get(ci)) {
-                        row.overrides.push((c.id, o.perm));
-                    }
+                if let Some(pos) = wanted.iter().position(|&r| r == o.role)
+                    && let (Some(row), Some(c)) = (rows.get_mut(pos), self.ctxs.get(ci))
+                {
+                    row.overrides.push((c.id, o.perm));
                 }
             }
         }
@@ -405,7 +402,9 @@ impl Engine {
     /// absent from the site, nobody but a site admin holds it.
     fn holds(&self, user: UserId, name: &str, ctx: u32, at: Timestamp) -> bool {
         match self.cap_index.get(name) {
-            Some(&cap) => self.decide(user, cap, ctx, CheckOptions::at(at), false).allows(),
+            Some(&cap) => self
+                .decide(user, cap, ctx, CheckOptions::at(at), false)
+                .allows(),
             None => self.is_site_admin(user),
         }
     }
@@ -507,7 +506,11 @@ impl Engine {
             return Ok(false);
         };
         if self.site.settings.multitenancy
-            && (u.tenant.is_some() || self.ctxs.get(ctx as usize).is_some_and(|c| c.tenant.is_some()))
+            && (u.tenant.is_some()
+                || self
+                    .ctxs
+                    .get(ctx as usize)
+                    .is_some_and(|c| c.tenant.is_some()))
         {
             return Ok(false);
         }
@@ -527,16 +530,16 @@ impl Engine {
         let mut out: Vec<AssignmentKey> = Vec::new();
         for u in &self.users {
             for g in &u.grants {
-                if let (Some(r), Some(c)) =
-                    (self.roles.get(g.role as usize), self.ctxs.get(g.ctx as usize))
+                if let (Some(r), Some(c)) = (
+                    self.roles.get(g.role as usize),
+                    self.ctxs.get(g.ctx as usize),
+                ) && r.levels & c.level.bit() == 0
                 {
-                    if r.levels & c.level.bit() == 0 {
-                        out.push(AssignmentKey {
-                            user: u.id,
-                            role: r.id,
-                            context: c.id,
-                        });
-                    }
+                    out.push(AssignmentKey {
+                        user: u.id,
+                        role: r.id,
+                        context: c.id,
+                    });
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! Conformance scenarios (`shared/conformance/FORMAT.md`): a snapshot plus queries with their
 //! expected answers, run against the core.
 
-use crate::engine::{CheckOptions, Engine, LoadError, QueryError};
+use crate::engine::{CheckOptions, Engine, QueryError};
 use crate::model::*;
 use crate::snapshot::SnapshotDoc;
 use crate::time::Timestamp;
@@ -123,7 +123,9 @@ pub fn answer(
             .can_override(user, role, ctx, cap, at)
             .map(Value::from)),
         "can_switch" => to(engine.can_switch(user, role, ctx, at).map(Value::from)),
-        "visible" => to(engine.visible(user, ctx, at).map(|v| Value::from(v.visible))),
+        "visible" => to(engine
+            .visible(user, ctx, at)
+            .map(|v| Value::from(v.visible))),
         "unsupported_assignments" => json!(engine.unsupported_assignments()),
         other => err_value(&format!("unknown_op:{other}")),
     }
@@ -137,10 +139,7 @@ pub fn run_scenario(text: &str, now: Timestamp) -> Result<ScenarioReport, Scenar
     let site = Site::from(doc);
     let issues = validate(&site);
     let engine = if issues.is_empty() {
-        match Engine::from_site(site) {
-            Ok(e) => Some(e),
-            Err(LoadError::Invalid(_) | LoadError::Parse(_)) => None,
-        }
+        Engine::from_site(site).ok()
     } else {
         None
     };

@@ -153,10 +153,10 @@ impl Tree {
             if let Some(t) = implied.get(&c.id) {
                 return Some(Some(*t));
             }
-            if c.level == ContextLevel::User {
-                if let Some(t) = c.instance.and_then(|u| members.get(&u)) {
-                    return Some(Some(*t));
-                }
+            if c.level == ContextLevel::User
+                && let Some(t) = c.instance.and_then(|u| members.get(&u))
+            {
+                return Some(Some(*t));
             }
             None
         };
@@ -258,7 +258,7 @@ pub fn validate(site: &Site) -> Vec<Issue> {
                 r.push(
                     IssueCode::BadId,
                     format!("{what}[{i}].id"),
-                    format!("id `0` is not a positive integer"),
+                    "id `0` is not a positive integer".to_string(),
                 );
             }
             if !seen.insert(id) {
@@ -270,7 +270,11 @@ pub fn validate(site: &Site) -> Vec<Issue> {
             }
         }
     };
-    check_ids("contexts", &mut site.contexts.iter().map(|c| c.id.0), &mut r);
+    check_ids(
+        "contexts",
+        &mut site.contexts.iter().map(|c| c.id.0),
+        &mut r,
+    );
     check_ids("roles", &mut site.roles.iter().map(|c| c.id.0), &mut r);
     check_ids("users", &mut site.users.iter().map(|c| c.id.0), &mut r);
     check_ids("tenants", &mut site.tenants.iter().map(|c| c.id.0), &mut r);
@@ -349,8 +353,7 @@ pub fn validate(site: &Site) -> Vec<Issue> {
                 ),
                 Some(parent) => {
                     let mut ok = level.allows_parent(parent.level);
-                    if ok && level == ContextLevel::Course && parent.level == ContextLevel::System
-                    {
+                    if ok && level == ContextLevel::Course && parent.level == ContextLevel::System {
                         ok = site.settings.frontpage_context == Some(c.id);
                     }
                     if ok && level == ContextLevel::User && parent.level == ContextLevel::Tenant {
@@ -429,7 +432,10 @@ pub fn validate(site: &Site) -> Vec<Issue> {
             None => r.push(
                 IssueCode::UnknownReference,
                 format!("tenants[{i}].context"),
-                format!("context `{}` of tenant `{}` does not exist", t.context, t.id),
+                format!(
+                    "context `{}` of tenant `{}` does not exist",
+                    t.context, t.id
+                ),
             ),
             Some(c) if c.level != ContextLevel::Tenant => r.push(
                 IssueCode::TenantMismatch,
@@ -445,7 +451,10 @@ pub fn validate(site: &Site) -> Vec<Issue> {
             None => r.push(
                 IssueCode::UnknownReference,
                 format!("tenants[{i}].category"),
-                format!("category `{}` of tenant `{}` does not exist", t.category, t.id),
+                format!(
+                    "category `{}` of tenant `{}` does not exist",
+                    t.category, t.id
+                ),
             ),
             Some(c) if c.level != ContextLevel::Coursecat => r.push(
                 IssueCode::TenantMismatch,
@@ -476,7 +485,10 @@ pub fn validate(site: &Site) -> Vec<Issue> {
             r.push(
                 IssueCode::DuplicateId,
                 format!("roles[{i}].shortname"),
-                format!("short name `{}` is used by more than one role", role.shortname),
+                format!(
+                    "short name `{}` is used by more than one role",
+                    role.shortname
+                ),
             );
         }
         for (field, list) in [
@@ -490,7 +502,10 @@ pub fn validate(site: &Site) -> Vec<Issue> {
                     r.push(
                         IssueCode::UnknownReference,
                         format!("roles[{i}].{field}[{j}]"),
-                        format!("role `{target}` in `{field}` of role `{}` does not exist", role.id),
+                        format!(
+                            "role `{target}` in `{field}` of role `{}` does not exist",
+                            role.id
+                        ),
                     );
                 }
             }
@@ -535,14 +550,14 @@ pub fn validate(site: &Site) -> Vec<Issue> {
 
     // Users.
     for (i, u) in site.users.iter().enumerate() {
-        if let Some(t) = u.tenant {
-            if !tenants.contains(&t) {
-                r.push(
-                    IssueCode::UnknownReference,
-                    format!("users[{i}].tenant"),
-                    format!("tenant `{t}` of user `{}` does not exist", u.id),
-                );
-            }
+        if let Some(t) = u.tenant
+            && !tenants.contains(&t)
+        {
+            r.push(
+                IssueCode::UnknownReference,
+                format!("users[{i}].tenant"),
+                format!("tenant `{t}` of user `{}` does not exist", u.id),
+            );
         }
         for (j, t) in u.participant_of.iter().enumerate() {
             if !tenants.contains(t) {
@@ -579,14 +594,14 @@ pub fn validate(site: &Site) -> Vec<Issue> {
                 format!("context `{}` does not exist", a.context),
             );
         }
-        if let (Some(f), Some(u)) = (a.from, a.until) {
-            if f >= u {
-                r.push(
-                    IssueCode::BadTimeRange,
-                    format!("assignments[{i}].from"),
-                    format!("`from` {f} is not before `until` {u}"),
-                );
-            }
+        if let (Some(f), Some(u)) = (a.from, a.until)
+            && f >= u
+        {
+            r.push(
+                IssueCode::BadTimeRange,
+                format!("assignments[{i}].from"),
+                format!("`from` {f} is not before `until` {u}"),
+            );
         }
         if !keys.insert((a.user, a.role, a.context, a.source)) {
             r.push(
@@ -696,24 +711,24 @@ pub fn validate(site: &Site) -> Vec<Issue> {
         ("not_logged_in_role", s.not_logged_in_role),
         ("default_frontpage_role", s.default_frontpage_role),
     ] {
-        if let Some(role) = role {
-            if !roles.contains(&role) {
-                r.push(
-                    IssueCode::UnknownReference,
-                    format!("settings.{field}"),
-                    format!("role `{role}` does not exist"),
-                );
-            }
-        }
-    }
-    if let Some(fp) = s.frontpage_context {
-        if ctx(fp).is_none() {
+        if let Some(role) = role
+            && !roles.contains(&role)
+        {
             r.push(
                 IssueCode::UnknownReference,
-                "settings.frontpage_context".into(),
-                format!("context `{fp}` does not exist"),
+                format!("settings.{field}"),
+                format!("role `{role}` does not exist"),
             );
         }
+    }
+    if let Some(fp) = s.frontpage_context
+        && ctx(fp).is_none()
+    {
+        r.push(
+            IssueCode::UnknownReference,
+            "settings.frontpage_context".into(),
+            format!("context `{fp}` does not exist"),
+        );
     }
     r.issues
 }

@@ -10,7 +10,10 @@ pub fn corpus_dir() -> PathBuf {
 
 pub fn scenario_files() -> Vec<PathBuf> {
     fn walk(p: &Path, out: &mut Vec<PathBuf>) {
-        let mut entries: Vec<_> = std::fs::read_dir(p).unwrap().map(|e| e.unwrap().path()).collect();
+        let mut entries: Vec<_> = std::fs::read_dir(p)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
         entries.sort();
         for e in entries {
             if e.is_dir() {
@@ -28,7 +31,11 @@ pub fn scenario_files() -> Vec<PathBuf> {
 #[test]
 fn public_corpus_passes() {
     let files = scenario_files();
-    assert!(files.len() >= 60, "corpus not found at {}", corpus_dir().display());
+    assert!(
+        files.len() >= 60,
+        "corpus not found at {}",
+        corpus_dir().display()
+    );
     let now = Timestamp::parse("2026-11-23T00:00:00Z").unwrap();
     let mut failures = Vec::new();
     let mut total = 0;
@@ -37,9 +44,21 @@ fn public_corpus_passes() {
         let report = run_scenario(&text, now).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         total += report.outcomes.len();
         for o in report.outcomes.iter().filter(|o| !o.passed) {
-            failures.push(format!("{}: query {} ({}): expected {}, got {}", f.display(), o.index, o.op, o.expected, o.got));
+            failures.push(format!(
+                "{}: query {} ({}): expected {}, got {}",
+                f.display(),
+                o.index,
+                o.op,
+                o.expected,
+                o.got
+            ));
         }
     }
     assert!(total > 3000);
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -7,7 +7,12 @@ use proptest::prelude::*;
 
 fn answers(engine: &Engine) -> Vec<bool> {
     let mut out = Vec::new();
-    let users: Vec<UserId> = engine.users().iter().map(|u| u.id).chain([UserId(0)]).collect();
+    let users: Vec<UserId> = engine
+        .users()
+        .iter()
+        .map(|u| u.id)
+        .chain([UserId(0)])
+        .collect();
     for at in instants() {
         for u in &users {
             for c in engine.capabilities() {
@@ -27,7 +32,11 @@ fn answers(engine: &Engine) -> Vec<bool> {
 fn random_op(engine: &Engine, pick: &mut impl FnMut(usize) -> usize) -> EditOp {
     let roles: Vec<RoleId> = engine.roles().iter().map(|r| r.id).collect();
     let ctxs: Vec<ContextId> = engine.contexts().iter().map(|c| c.id).collect();
-    let caps: Vec<String> = engine.capabilities().iter().map(|c| c.name.clone()).collect();
+    let caps: Vec<String> = engine
+        .capabilities()
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
     let users: Vec<UserId> = engine.users().iter().map(|u| u.id).collect();
     let role = roles[pick(roles.len())];
     let context = ctxs[pick(ctxs.len())];
@@ -37,7 +46,12 @@ fn random_op(engine: &Engine, pick: &mut impl FnMut(usize) -> usize) -> EditOp {
             role,
             context,
             capability: caps[pick(caps.len())].clone(),
-            permission: [None, Some(Permission::Allow), Some(Permission::Prevent), Some(Permission::Prohibit)][pick(4)],
+            permission: [
+                None,
+                Some(Permission::Allow),
+                Some(Permission::Prevent),
+                Some(Permission::Prohibit),
+            ][pick(4)],
         },
         2 => EditOp::Assign {
             user,
@@ -47,8 +61,17 @@ fn random_op(engine: &Engine, pick: &mut impl FnMut(usize) -> usize) -> EditOp {
             until: None,
             source: Some([Source::Manual, Source::Support][pick(2)]),
         },
-        3 => EditOp::Unassign { user, role, context, source: None },
-        _ => EditOp::AddSwitch { user, context, role },
+        3 => EditOp::Unassign {
+            user,
+            role,
+            context,
+            source: None,
+        },
+        _ => EditOp::AddSwitch {
+            user,
+            context,
+            role,
+        },
     }
 }
 
@@ -94,13 +117,39 @@ fn small() -> Engine {
 fn permission_edit_changes_the_answer_at_once() {
     let mut e = small();
     let at = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
-    let q = |e: &Engine| e.has_capability(UserId(10), "moodle/course:view", ContextId(3), CheckOptions::at(at)).unwrap();
+    let q = |e: &Engine| {
+        e.has_capability(
+            UserId(10),
+            "moodle/course:view",
+            ContextId(3),
+            CheckOptions::at(at),
+        )
+        .unwrap()
+    };
     assert!(!q(&e));
-    e.apply(EditOp::SetPermission { role: RoleId(7), context: ContextId(1), capability: "moodle/course:view".into(), permission: Some(Permission::Allow) }).unwrap();
+    e.apply(EditOp::SetPermission {
+        role: RoleId(7),
+        context: ContextId(1),
+        capability: "moodle/course:view".into(),
+        permission: Some(Permission::Allow),
+    })
+    .unwrap();
     assert!(q(&e));
-    e.apply(EditOp::SetPermission { role: RoleId(7), context: ContextId(2), capability: "moodle/course:view".into(), permission: Some(Permission::Prohibit) }).unwrap();
+    e.apply(EditOp::SetPermission {
+        role: RoleId(7),
+        context: ContextId(2),
+        capability: "moodle/course:view".into(),
+        permission: Some(Permission::Prohibit),
+    })
+    .unwrap();
     assert!(!q(&e));
-    e.apply(EditOp::SetPermission { role: RoleId(7), context: ContextId(2), capability: "moodle/course:view".into(), permission: None }).unwrap();
+    e.apply(EditOp::SetPermission {
+        role: RoleId(7),
+        context: ContextId(2),
+        capability: "moodle/course:view".into(),
+        permission: None,
+    })
+    .unwrap();
     assert!(q(&e));
 }
 
@@ -109,16 +158,89 @@ fn refused_edits_have_stable_codes_and_change_nothing() {
     let mut e = small();
     let before = e.to_json();
     let cases = [
-        (EditOp::SetPermission { role: RoleId(99), context: ContextId(1), capability: "moodle/course:view".into(), permission: Some(Permission::Allow) }, "unknown_role"),
-        (EditOp::SetPermission { role: RoleId(5), context: ContextId(99), capability: "moodle/course:view".into(), permission: Some(Permission::Allow) }, "unknown_context"),
-        (EditOp::SetPermission { role: RoleId(5), context: ContextId(1), capability: "nope/x:y".into(), permission: Some(Permission::Allow) }, "unknown_capability"),
-        (EditOp::Assign { user: UserId(42), role: RoleId(5), context: ContextId(3), from: None, until: None, source: None }, "unknown_user"),
-        (EditOp::Assign { user: UserId(10), role: RoleId(5), context: ContextId(3), from: Some(Timestamp::from_unix_seconds(10)), until: Some(Timestamp::from_unix_seconds(10)), source: None }, "bad_time_range"),
-        (EditOp::Unassign { user: UserId(10), role: RoleId(5), context: ContextId(3), source: None }, "not_found"),
-        (EditOp::DeleteContext { context: ContextId(2) }, "has_children"),
-        (EditOp::PutContext { context: serde_json::from_str(r#"{"id": 2, "level": "coursecat", "parent": 3}"#).unwrap() }, "bad_parent_level"),
-        (EditOp::PutRole { role: serde_json::from_str(r#"{"id": 8, "shortname": "bad name"}"#).unwrap() }, "bad_shortname"),
-        (EditOp::PutRole { role: serde_json::from_str(r#"{"id": 8, "shortname": "student"}"#).unwrap() }, "duplicate_id"),
+        (
+            EditOp::SetPermission {
+                role: RoleId(99),
+                context: ContextId(1),
+                capability: "moodle/course:view".into(),
+                permission: Some(Permission::Allow),
+            },
+            "unknown_role",
+        ),
+        (
+            EditOp::SetPermission {
+                role: RoleId(5),
+                context: ContextId(99),
+                capability: "moodle/course:view".into(),
+                permission: Some(Permission::Allow),
+            },
+            "unknown_context",
+        ),
+        (
+            EditOp::SetPermission {
+                role: RoleId(5),
+                context: ContextId(1),
+                capability: "nope/x:y".into(),
+                permission: Some(Permission::Allow),
+            },
+            "unknown_capability",
+        ),
+        (
+            EditOp::Assign {
+                user: UserId(42),
+                role: RoleId(5),
+                context: ContextId(3),
+                from: None,
+                until: None,
+                source: None,
+            },
+            "unknown_user",
+        ),
+        (
+            EditOp::Assign {
+                user: UserId(10),
+                role: RoleId(5),
+                context: ContextId(3),
+                from: Some(Timestamp::from_unix_seconds(10)),
+                until: Some(Timestamp::from_unix_seconds(10)),
+                source: None,
+            },
+            "bad_time_range",
+        ),
+        (
+            EditOp::Unassign {
+                user: UserId(10),
+                role: RoleId(5),
+                context: ContextId(3),
+                source: None,
+            },
+            "not_found",
+        ),
+        (
+            EditOp::DeleteContext {
+                context: ContextId(2),
+            },
+            "has_children",
+        ),
+        (
+            EditOp::PutContext {
+                context: serde_json::from_str(r#"{"id": 2, "level": "coursecat", "parent": 3}"#)
+                    .unwrap(),
+            },
+            "bad_parent_level",
+        ),
+        (
+            EditOp::PutRole {
+                role: serde_json::from_str(r#"{"id": 8, "shortname": "bad name"}"#).unwrap(),
+            },
+            "bad_shortname",
+        ),
+        (
+            EditOp::PutRole {
+                role: serde_json::from_str(r#"{"id": 8, "shortname": "student"}"#).unwrap(),
+            },
+            "duplicate_id",
+        ),
     ];
     for (op, code) in cases {
         let err = e.apply(op.clone()).unwrap_err();
@@ -146,14 +268,48 @@ fn batches_are_all_or_nothing() {
 fn structural_edits_recompile() {
     let mut e = small();
     let at = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
-    e.apply(serde_json::from_str(r#"{"op": "put_context", "context": {"id": 4, "level": "module", "parent": 3}}"#).unwrap()).unwrap();
-    e.apply(serde_json::from_str(r#"{"op": "assign", "user": 10, "role": 5, "context": 3}"#).unwrap()).unwrap();
+    e.apply(
+        serde_json::from_str(
+            r#"{"op": "put_context", "context": {"id": 4, "level": "module", "parent": 3}}"#,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    e.apply(
+        serde_json::from_str(r#"{"op": "assign", "user": 10, "role": 5, "context": 3}"#).unwrap(),
+    )
+    .unwrap();
     e.apply(serde_json::from_str(r#"{"op": "set_permission", "role": 5, "context": 1, "capability": "moodle/course:view", "permission": "allow"}"#).unwrap()).unwrap();
-    assert!(e.has_capability(UserId(10), "moodle/course:view", ContextId(4), CheckOptions::at(at)).unwrap());
+    assert!(
+        e.has_capability(
+            UserId(10),
+            "moodle/course:view",
+            ContextId(4),
+            CheckOptions::at(at)
+        )
+        .unwrap()
+    );
     e.apply(serde_json::from_str(r#"{"op": "put_role", "role": {"id": 5, "shortname": "learner", "name": "Learner", "contextlevels": ["course"]}}"#).unwrap()).unwrap();
     assert_eq!(e.role(RoleId(5)).unwrap().shortname, "learner");
-    assert!(e.has_capability(UserId(10), "moodle/course:view", ContextId(4), CheckOptions::at(at)).unwrap());
-    e.apply(serde_json::from_str(r#"{"op": "delete_role", "role": 5}"#).unwrap()).unwrap();
-    assert!(!e.has_capability(UserId(10), "moodle/course:view", ContextId(4), CheckOptions::at(at)).unwrap());
+    assert!(
+        e.has_capability(
+            UserId(10),
+            "moodle/course:view",
+            ContextId(4),
+            CheckOptions::at(at)
+        )
+        .unwrap()
+    );
+    e.apply(serde_json::from_str(r#"{"op": "delete_role", "role": 5}"#).unwrap())
+        .unwrap();
+    assert!(
+        !e.has_capability(
+            UserId(10),
+            "moodle/course:view",
+            ContextId(4),
+            CheckOptions::at(at)
+        )
+        .unwrap()
+    );
     assert!(e.site().assignments.is_empty());
 }

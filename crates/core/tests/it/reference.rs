@@ -37,24 +37,36 @@ impl<'a> Naive<'a> {
     }
     fn tenant_of(&self, id: ContextId) -> Option<TenantId> {
         let c = self.ctx(id)?;
-        if let Some(t) = self.s.tenants.iter().find(|t| t.context == id || t.category == id) {
+        if let Some(t) = self
+            .s
+            .tenants
+            .iter()
+            .find(|t| t.context == id || t.category == id)
+        {
             return Some(t.id);
         }
-        if c.level == ContextLevel::User {
-            if let Some(t) = c.instance.and_then(|u| self.user(u)).and_then(|u| u.tenant) {
-                return Some(t);
-            }
+        if c.level == ContextLevel::User
+            && let Some(t) = c.instance.and_then(|u| self.user(u)).and_then(|u| u.tenant)
+        {
+            return Some(t);
         }
         c.parent.and_then(|p| self.tenant_of(p))
     }
     fn locked(&self, id: ContextId) -> bool {
-        self.path_up(id).iter().any(|c| self.ctx(*c).is_some_and(|c| c.locked))
+        self.path_up(id)
+            .iter()
+            .any(|c| self.ctx(*c).is_some_and(|c| c.locked))
     }
     fn hidden(&self, id: ContextId) -> bool {
-        self.path_up(id).iter().any(|c| self.ctx(*c).is_some_and(|c| !c.visible))
+        self.path_up(id)
+            .iter()
+            .any(|c| self.ctx(*c).is_some_and(|c| !c.visible))
     }
     fn is_support(&self, u: UserId) -> bool {
-        self.s.assignments.iter().any(|a| a.user == u && a.source == Source::Support)
+        self.s
+            .assignments
+            .iter()
+            .any(|a| a.user == u && a.source == Source::Support)
     }
     fn is_admin(&self, u: UserId) -> bool {
         self.s.settings.site_admins.contains(&u)
@@ -82,7 +94,11 @@ impl<'a> Naive<'a> {
         })
     }
     fn scope_key(&self, ctx: ContextId) -> Option<TenantId> {
-        if self.s.settings.multitenancy { self.tenant_of(ctx) } else { None }
+        if self.s.settings.multitenancy {
+            self.tenant_of(ctx)
+        } else {
+            None
+        }
     }
 
     fn tenant_denied(&self, user: UserId, ctx: ContextId, at: Timestamp) -> bool {
@@ -124,7 +140,12 @@ impl<'a> Naive<'a> {
     fn switch_on_path(&self, user: UserId, ctx: ContextId) -> Option<RoleId> {
         // Nearest = first met walking up.
         for c in self.path_up(ctx) {
-            if let Some(s) = self.s.switches.iter().find(|s| s.user == user && s.context == c) {
+            if let Some(s) = self
+                .s
+                .switches
+                .iter()
+                .find(|s| s.user == user && s.context == c)
+            {
                 return Some(s.role);
             }
         }
@@ -141,7 +162,9 @@ impl<'a> Naive<'a> {
         ignore_switches: bool,
     ) -> Result<bool, &'static str> {
         let st = &self.s.settings;
-        let Some(c) = self.cap(cap) else { return Err("unknown_capability") };
+        let Some(c) = self.cap(cap) else {
+            return Err("unknown_capability");
+        };
         if self.ctx(ctx).is_none() {
             return Err("unknown_context");
         }
@@ -178,7 +201,11 @@ impl<'a> Naive<'a> {
         if self.tenant_denied(user, ctx, at) {
             return Ok(false);
         }
-        let switched = if ignore_switches { None } else { self.switch_on_path(user, ctx) };
+        let switched = if ignore_switches {
+            None
+        } else {
+            self.switch_on_path(user, ctx)
+        };
         if doanything && self.is_admin(user) && switched.is_none() {
             return Ok(true);
         }
@@ -199,10 +226,10 @@ impl<'a> Naive<'a> {
             }
             if !self.is_support(user) {
                 roles.extend(st.default_user_role);
-                if let (Some(r), Some(fp)) = (st.default_frontpage_role, st.frontpage_context) {
-                    if path.contains(&fp) {
-                        roles.push(r);
-                    }
+                if let (Some(r), Some(fp)) = (st.default_frontpage_role, st.frontpage_context)
+                    && path.contains(&fp)
+                {
+                    roles.push(r);
                 }
             }
         }
@@ -248,7 +275,12 @@ impl<'a> Naive<'a> {
         })
     }
 
-    fn users_with(&self, cap: &str, ctx: ContextId, at: Timestamp) -> Result<Vec<UserId>, &'static str> {
+    fn users_with(
+        &self,
+        cap: &str,
+        ctx: ContextId,
+        at: Timestamp,
+    ) -> Result<Vec<UserId>, &'static str> {
         self.cap(cap).ok_or("unknown_capability")?;
         self.ctx(ctx).ok_or("unknown_context")?;
         let mut out = Vec::new();
@@ -264,7 +296,13 @@ impl<'a> Naive<'a> {
         Ok(out)
     }
 
-    fn can_assign(&self, actor: UserId, role: RoleId, ctx: ContextId, at: Timestamp) -> Result<bool, &'static str> {
+    fn can_assign(
+        &self,
+        actor: UserId,
+        role: RoleId,
+        ctx: ContextId,
+        at: Timestamp,
+    ) -> Result<bool, &'static str> {
         let c = self.ctx(ctx).ok_or("unknown_context")?;
         let r = self.role(role).ok_or("unknown_role")?;
         if !r.contextlevels.contains(&c.level) {
@@ -307,17 +345,31 @@ impl<'a> Naive<'a> {
             return Ok(true);
         }
         let safe = capdef.is_none_or(|c| {
-            ![Risk::Dataloss, Risk::Managetrust, Risk::Config, Risk::Xss, Risk::Personal]
-                .iter()
-                .any(|r| c.risks.contains(*r))
+            ![
+                Risk::Dataloss,
+                Risk::Managetrust,
+                Risk::Config,
+                Risk::Xss,
+                Risk::Personal,
+            ]
+            .iter()
+            .any(|r| c.risks.contains(*r))
         });
         Ok(safe && self.holds(actor, caps::ROLE_SAFEOVERRIDE, ctx, at))
     }
 
-    fn can_switch(&self, actor: UserId, role: RoleId, ctx: ContextId, at: Timestamp) -> Result<bool, &'static str> {
+    fn can_switch(
+        &self,
+        actor: UserId,
+        role: RoleId,
+        ctx: ContextId,
+        at: Timestamp,
+    ) -> Result<bool, &'static str> {
         self.ctx(ctx).ok_or("unknown_context")?;
         self.role(role).ok_or("unknown_role")?;
-        let Some(u) = self.user(actor) else { return Ok(false) };
+        let Some(u) = self.user(actor) else {
+            return Ok(false);
+        };
         if self.s.settings.multitenancy && (u.tenant.is_some() || self.tenant_of(ctx).is_some()) {
             return Ok(false);
         }
@@ -344,7 +396,10 @@ impl<'a> Naive<'a> {
                 return false;
             }
         }
-        let member = self.user(user).and_then(|u| u.tenant).filter(|_| st.multitenancy);
+        let member = self
+            .user(user)
+            .and_then(|u| u.tenant)
+            .filter(|_| st.multitenancy);
         if member.is_some_and(|m| self.s.tenants.iter().any(|t| t.id == m && t.suspended)) {
             return false;
         }
@@ -381,7 +436,10 @@ impl<'a> Naive<'a> {
         if user.0 != 0 && self.is_support(user) {
             let here = self.scope_key(ctx);
             let ok = self.s.assignments.iter().any(|a| {
-                a.user == user && a.source == Source::Support && a.is_active(at) && self.scope_key(a.context) == here
+                a.user == user
+                    && a.source == Source::Support
+                    && a.is_active(at)
+                    && self.scope_key(a.context) == here
             });
             if !ok {
                 return false;
@@ -403,7 +461,11 @@ impl Rng {
         z ^ (z >> 31)
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
     fn chance(&mut self, percent: u64) -> bool {
         self.next() % 100 < percent
@@ -438,34 +500,49 @@ pub fn random_site(seed: u64) -> Site {
         next_id += 2;
         s.contexts.push(ctx(tc, ContextLevel::Tenant, Some(1)));
         s.contexts.push(ctx(cat, ContextLevel::Coursecat, Some(1)));
-        s.tenants.push(Tenant { id: TenantId(t), name: None, context: ContextId(tc), category: ContextId(cat), suspended: r.chance(20) });
+        s.tenants.push(Tenant {
+            id: TenantId(t),
+            name: None,
+            context: ContextId(tc),
+            category: ContextId(cat),
+            suspended: r.chance(20),
+        });
         cats.push(cat);
     }
     for _ in 0..1 + r.below(3) {
-        let parent = if cats.is_empty() || r.chance(50) { 1 } else { r.pick(&cats) };
-        s.contexts.push(ctx(next_id, ContextLevel::Coursecat, Some(parent)));
+        let parent = if cats.is_empty() || r.chance(50) {
+            1
+        } else {
+            r.pick(&cats)
+        };
+        s.contexts
+            .push(ctx(next_id, ContextLevel::Coursecat, Some(parent)));
         cats.push(next_id);
         next_id += 1;
     }
     let frontpage = next_id;
     next_id += 1;
-    s.contexts.push(ctx(frontpage, ContextLevel::Course, Some(1)));
+    s.contexts
+        .push(ctx(frontpage, ContextLevel::Course, Some(1)));
     let mut courses = vec![frontpage];
     for _ in 0..1 + r.below(4) {
-        s.contexts.push(ctx(next_id, ContextLevel::Course, Some(r.pick(&cats))));
+        s.contexts
+            .push(ctx(next_id, ContextLevel::Course, Some(r.pick(&cats))));
         courses.push(next_id);
         next_id += 1;
     }
     let mut programs = Vec::new();
     for _ in 0..r.below(3) {
         let parent = if r.chance(30) { 1 } else { r.pick(&cats) };
-        s.contexts.push(ctx(next_id, ContextLevel::Program, Some(parent)));
+        s.contexts
+            .push(ctx(next_id, ContextLevel::Program, Some(parent)));
         programs.push(next_id);
         next_id += 1;
     }
     let mut leaves = Vec::new();
     for _ in 0..r.below(4) {
-        s.contexts.push(ctx(next_id, ContextLevel::Module, Some(r.pick(&courses))));
+        s.contexts
+            .push(ctx(next_id, ContextLevel::Module, Some(r.pick(&courses))));
         leaves.push(next_id);
         next_id += 1;
     }
@@ -473,12 +550,16 @@ pub fn random_site(seed: u64) -> Site {
         let mut hosts = courses.clone();
         hosts.extend(&leaves);
         hosts.extend(&cats);
-        s.contexts.push(ctx(next_id, ContextLevel::Block, Some(r.pick(&hosts))));
+        s.contexts
+            .push(ctx(next_id, ContextLevel::Block, Some(r.pick(&hosts))));
         next_id += 1;
     }
     for c in s.contexts.iter_mut() {
         c.locked = c.level != ContextLevel::System && r.chance(15);
-        c.visible = !(matches!(c.level, ContextLevel::Coursecat | ContextLevel::Course | ContextLevel::Program) && r.chance(20));
+        c.visible = !(matches!(
+            c.level,
+            ContextLevel::Coursecat | ContextLevel::Course | ContextLevel::Program
+        ) && r.chance(20));
     }
     // Capabilities: a few ordinary ones and the ones the engine consults.
     let mut names: Vec<&str> = vec!["mod/forum:view", "moodle/course:update", "local/x:export"];
@@ -499,7 +580,11 @@ pub fn random_site(seed: u64) -> Site {
         let risks = Risk::ALL.iter().copied().filter(|_| r.chance(15)).collect();
         s.capabilities.push(Capability {
             name: n.to_string(),
-            captype: if r.chance(50) { CapType::Write } else { CapType::Read },
+            captype: if r.chance(50) {
+                CapType::Write
+            } else {
+                CapType::Read
+            },
             contextlevel: r.pick(&ContextLevel::ALL),
             risks,
         });
@@ -507,14 +592,28 @@ pub fn random_site(seed: u64) -> Site {
     let nroles = 2 + r.below(4) as u32;
     let role_ids: Vec<RoleId> = (1..=nroles).map(|i| RoleId(i * 3)).collect();
     for (i, id) in role_ids.iter().enumerate() {
-        let pick_roles = |r: &mut Rng| role_ids.iter().copied().filter(|_| r.chance(40)).collect::<Vec<_>>();
+        let pick_roles = |r: &mut Rng| {
+            role_ids
+                .iter()
+                .copied()
+                .filter(|_| r.chance(40))
+                .collect::<Vec<_>>()
+        };
         s.roles.push(Role {
             id: *id,
             shortname: format!("role{i}"),
             name: format!("Role {i}"),
             description: String::new(),
-            archetype: if r.chance(25) { Some(Archetype::Guest) } else { None },
-            contextlevels: ContextLevel::ALL.iter().copied().filter(|_| r.chance(40)).collect(),
+            archetype: if r.chance(25) {
+                Some(Archetype::Guest)
+            } else {
+                None
+            },
+            contextlevels: ContextLevel::ALL
+                .iter()
+                .copied()
+                .filter(|_| r.chance(40))
+                .collect(),
             sortorder: None,
             allow_assign: pick_roles(&mut r),
             allow_override: pick_roles(&mut r),
@@ -525,17 +624,38 @@ pub fn random_site(seed: u64) -> Site {
     let ctx_ids: Vec<ContextId> = s.contexts.iter().map(|c| c.id).collect();
     for _ in 0..r.below(25) {
         let role = r.pick(&role_ids);
-        let context = if r.chance(50) { ContextId(1) } else { r.pick(&ctx_ids) };
+        let context = if r.chance(50) {
+            ContextId(1)
+        } else {
+            r.pick(&ctx_ids)
+        };
         let capability = r.pick(&names).to_string();
-        if s.permissions.iter().any(|p| p.role == role && p.context == context && p.capability == capability) {
+        if s.permissions
+            .iter()
+            .any(|p| p.role == role && p.context == context && p.capability == capability)
+        {
             continue;
         }
-        let permission = r.pick(&[Permission::Allow, Permission::Allow, Permission::Prevent, Permission::Prohibit]);
-        s.permissions.push(PermissionRow { role, context, capability, permission });
+        let permission = r.pick(&[
+            Permission::Allow,
+            Permission::Allow,
+            Permission::Prevent,
+            Permission::Prohibit,
+        ]);
+        s.permissions.push(PermissionRow {
+            role,
+            context,
+            capability,
+            permission,
+        });
     }
     let nusers = 1 + r.below(6) as u32;
     for id in 1..=nusers {
-        let tenant = if !s.tenants.is_empty() && r.chance(35) { Some(TenantId(1 + r.below(s.tenants.len()) as u32)) } else { None };
+        let tenant = if !s.tenants.is_empty() && r.chance(35) {
+            Some(TenantId(1 + r.below(s.tenants.len()) as u32))
+        } else {
+            None
+        };
         s.users.push(User {
             id: UserId(id),
             username: format!("u{id}"),
@@ -549,7 +669,12 @@ pub fn random_site(seed: u64) -> Site {
         });
         if r.chance(60) {
             let parent = match tenant {
-                Some(t) if r.chance(70) => s.tenants.iter().find(|x| x.id == t).map(|x| x.context.0).unwrap_or(1),
+                Some(t) if r.chance(70) => s
+                    .tenants
+                    .iter()
+                    .find(|x| x.id == t)
+                    .map(|x| x.context.0)
+                    .unwrap_or(1),
                 _ => 1,
             };
             let mut c = ctx(next_id, ContextLevel::User, Some(parent));
@@ -563,21 +688,47 @@ pub fn random_site(seed: u64) -> Site {
         let user = UserId(1 + r.below(nusers as usize) as u32);
         let role = r.pick(&role_ids);
         let context = r.pick(&ctx_ids);
-        let source = r.pick(&[Source::Manual, Source::Manual, Source::Audience, Source::Support]);
-        if s.assignments.iter().any(|a| a.user == user && a.role == role && a.context == context && a.source == source) {
+        let source = r.pick(&[
+            Source::Manual,
+            Source::Manual,
+            Source::Audience,
+            Source::Support,
+        ]);
+        if s.assignments
+            .iter()
+            .any(|a| a.user == user && a.role == role && a.context == context && a.source == source)
+        {
             continue;
         }
-        let from = r.chance(25).then(|| Timestamp::from_unix_seconds(T0 + r.below(200) as i64 - 100));
-        let until = r.chance(25).then(|| Timestamp::from_unix_seconds(T0 + 150 + r.below(200) as i64));
-        s.assignments.push(Assignment { user, role, context, from, until, source });
+        let from = r
+            .chance(25)
+            .then(|| Timestamp::from_unix_seconds(T0 + r.below(200) as i64 - 100));
+        let until = r
+            .chance(25)
+            .then(|| Timestamp::from_unix_seconds(T0 + 150 + r.below(200) as i64));
+        s.assignments.push(Assignment {
+            user,
+            role,
+            context,
+            from,
+            until,
+            source,
+        });
     }
     for _ in 0..r.below(3) {
         let user = UserId(1 + r.below(nusers as usize) as u32);
         let context = r.pick(&ctx_ids);
-        if s.switches.iter().any(|x| x.user == user && x.context == context) {
+        if s.switches
+            .iter()
+            .any(|x| x.user == user && x.context == context)
+        {
             continue;
         }
-        s.switches.push(Switch { user, context, role: r.pick(&role_ids) });
+        s.switches.push(Switch {
+            user,
+            context,
+            role: r.pick(&role_ids),
+        });
     }
     let maybe_role = |r: &mut Rng| r.chance(70).then(|| r.pick(&role_ids));
     s.settings = Settings {
@@ -586,7 +737,7 @@ pub fn random_site(seed: u64) -> Site {
         not_logged_in_role: maybe_role(&mut r),
         default_frontpage_role: maybe_role(&mut r),
         frontpage_context: Some(ContextId(frontpage)),
-        guest_user: r.chance(70).then(|| UserId(1)),
+        guest_user: r.chance(70).then_some(UserId(1)),
         site_admins: (1..=nusers).filter(|_| r.chance(20)).map(UserId).collect(),
         force_login: r.chance(15),
         context_locking: r.chance(40),
@@ -601,16 +752,29 @@ pub fn random_site(seed: u64) -> Site {
 }
 
 pub fn instants() -> Vec<Timestamp> {
-    [T0 - 200, T0 - 1, T0, T0 + 100, T0 + 149, T0 + 150, T0 + 260, T0 + 400]
-        .into_iter()
-        .map(Timestamp::from_unix_seconds)
-        .collect()
+    [
+        T0 - 200,
+        T0 - 1,
+        T0,
+        T0 + 100,
+        T0 + 149,
+        T0 + 150,
+        T0 + 260,
+        T0 + 400,
+    ]
+    .into_iter()
+    .map(Timestamp::from_unix_seconds)
+    .collect()
 }
 
 fn compare_site(seed: u64) -> Result<(), TestCaseError> {
     let site = random_site(seed);
     let issues = validate(&site);
-    prop_assert!(issues.is_empty(), "generator made an invalid site: {:?}", issues);
+    prop_assert!(
+        issues.is_empty(),
+        "generator made an invalid site: {:?}",
+        issues
+    );
     let engine = Engine::from_site(site.clone()).unwrap();
     let naive = Naive { s: &site };
     let mut users: Vec<UserId> = site.users.iter().map(|u| u.id).collect();
@@ -622,18 +786,41 @@ fn compare_site(seed: u64) -> Result<(), TestCaseError> {
     let mut roles: Vec<RoleId> = site.roles.iter().map(|r| r.id).collect();
     roles.push(RoleId(77));
     let at_all = instants();
-    for (i, at) in at_all.iter().enumerate().filter(|(i, _)| i % 2 == (seed as usize) % 2) {
+    for (i, at) in at_all
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == (seed as usize) % 2)
+    {
         let _ = i;
         for &u in &users {
             for c in &caps {
                 for &x in &ctxs {
                     for doanything in [true, false] {
                         let want = naive.has(u, c, x, doanything, *at, false);
-                        let opts = CheckOptions { doanything, at: *at };
+                        let opts = CheckOptions {
+                            doanything,
+                            at: *at,
+                        };
                         let got = engine.has_capability(u, c, x, opts).map_err(|e| e.code());
-                        prop_assert_eq!(want, got, "has_capability({}, {}, {}, {}, {})", u, c, x, doanything, at);
+                        prop_assert_eq!(
+                            want,
+                            got,
+                            "has_capability({}, {}, {}, {}, {})",
+                            u,
+                            c,
+                            x,
+                            doanything,
+                            at
+                        );
                         if let Ok(ex) = engine.explain(u, c, x, opts) {
-                            prop_assert_eq!(ex.allowed, got.unwrap_or(false), "explain disagrees for ({}, {}, {})", u, c, x);
+                            prop_assert_eq!(
+                                ex.allowed,
+                                got.unwrap_or(false),
+                                "explain disagrees for ({}, {}, {})",
+                                u,
+                                c,
+                                x
+                            );
                             prop_assert_eq!(ex.rule.allows(), ex.allowed);
                         }
                         if let (Some(id), Ok(g)) = (engine.capability_id(c), got) {
@@ -646,7 +833,10 @@ fn compare_site(seed: u64) -> Result<(), TestCaseError> {
         for c in &caps {
             for &x in &ctxs {
                 let want = naive.users_with(c, x, *at);
-                let got = engine.users_with_capability(c, x, *at).map(|r| r.users).map_err(|e| e.code());
+                let got = engine
+                    .users_with_capability(c, x, *at)
+                    .map(|r| r.users)
+                    .map_err(|e| e.code());
                 prop_assert_eq!(want, got, "users_with_capability({}, {})", c, x);
             }
         }
@@ -656,18 +846,30 @@ fn compare_site(seed: u64) -> Result<(), TestCaseError> {
                     prop_assert_eq!(
                         naive.can_assign(u, role, x, *at),
                         engine.can_assign(u, role, x, *at).map_err(|e| e.code()),
-                        "can_assign({}, {}, {})", u, role, x
+                        "can_assign({}, {}, {})",
+                        u,
+                        role,
+                        x
                     );
                     prop_assert_eq!(
                         naive.can_switch(u, role, x, *at),
                         engine.can_switch(u, role, x, *at).map_err(|e| e.code()),
-                        "can_switch({}, {}, {})", u, role, x
+                        "can_switch({}, {}, {})",
+                        u,
+                        role,
+                        x
                     );
                     for c in caps.iter().map(|c| Some(c.as_str())).chain([None]) {
                         prop_assert_eq!(
                             naive.can_override(u, role, x, c, *at),
-                            engine.can_override(u, role, x, c, *at).map_err(|e| e.code()),
-                            "can_override({}, {}, {}, {:?})", u, role, x, c
+                            engine
+                                .can_override(u, role, x, c, *at)
+                                .map_err(|e| e.code()),
+                            "can_override({}, {}, {}, {:?})",
+                            u,
+                            role,
+                            x,
+                            c
                         );
                     }
                 }
@@ -677,7 +879,9 @@ fn compare_site(seed: u64) -> Result<(), TestCaseError> {
                     prop_assert_eq!(
                         naive.visible(u, x, *at),
                         engine.visible(u, x, *at).unwrap().visible,
-                        "visible({}, {})", u, x
+                        "visible({}, {})",
+                        u,
+                        x
                     );
                 }
             }
@@ -687,7 +891,10 @@ fn compare_site(seed: u64) -> Result<(), TestCaseError> {
             for &x in ctxs.iter().filter(|x| engine.context(**x).is_some()) {
                 let opts = CheckOptions::at(*at);
                 for p in engine.effective_permissions(u, x, opts).unwrap() {
-                    prop_assert_eq!(p.allowed, naive.has(u, &p.capability, x, true, *at, false).unwrap());
+                    prop_assert_eq!(
+                        p.allowed,
+                        naive.has(u, &p.capability, x, true, *at, false).unwrap()
+                    );
                 }
             }
         }

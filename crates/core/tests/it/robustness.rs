@@ -11,31 +11,58 @@ fn malformed_snapshots_get_clear_codes() {
         ("{", "malformed_json"),
         ("[]", "malformed_json"),
         (r#"{"format": "capstan/2"}"#, "unsupported_format"),
-        (r#"{"format": "capstan/1", "surprise": 1}"#, "malformed_json"),
-        (r#"{"format": "capstan/1", "contexts": [{"id": 1, "level": "galaxy"}]}"#, "malformed_json"),
-        (r#"{"format": "capstan/1", "contexts": [{"id": -1, "level": "system"}]}"#, "malformed_json"),
-        (r#"{"format": "capstan/1", "contexts": [{"id": 1, "level": "system"}], "assignments": [{"user": 1, "role": 1, "context": 1, "from": "yesterday"}]}"#, "malformed_json"),
+        (
+            r#"{"format": "capstan/1", "surprise": 1}"#,
+            "malformed_json",
+        ),
+        (
+            r#"{"format": "capstan/1", "contexts": [{"id": 1, "level": "galaxy"}]}"#,
+            "malformed_json",
+        ),
+        (
+            r#"{"format": "capstan/1", "contexts": [{"id": -1, "level": "system"}]}"#,
+            "malformed_json",
+        ),
+        (
+            r#"{"format": "capstan/1", "contexts": [{"id": 1, "level": "system"}], "assignments": [{"user": 1, "role": 1, "context": 1, "from": "yesterday"}]}"#,
+            "malformed_json",
+        ),
         (r#"{"format": "capstan/1"}"#, "no_system_context"),
-        (r#"{"format": "capstan/1", "contexts": [{"id": 1, "level": "system"}, {"id": 2, "level": "course", "parent": 5}]}"#, "unknown_reference"),
+        (
+            r#"{"format": "capstan/1", "contexts": [{"id": 1, "level": "system"}, {"id": 2, "level": "course", "parent": 5}]}"#,
+            "unknown_reference",
+        ),
     ];
     for (text, code) in cases {
         let err = Engine::from_json(text).unwrap_err();
         assert_eq!(err.code(), code, "{text}: {err}");
     }
-    let err = Engine::from_json(r#"{"format": "capstan/1", "contexts": [{"id": 1, "level": "galaxy"}]}"#).unwrap_err();
+    let err =
+        Engine::from_json(r#"{"format": "capstan/1", "contexts": [{"id": 1, "level": "galaxy"}]}"#)
+            .unwrap_err();
     assert!(err.to_string().contains("line 1"), "{err}");
 }
 
 #[test]
 fn every_invalid_file_reports_its_code_with_a_path() {
-    for f in scenario_files().iter().filter(|f| f.parent().unwrap().ends_with("invalid")) {
+    for f in scenario_files()
+        .iter()
+        .filter(|f| f.parent().unwrap().ends_with("invalid"))
+    {
         let text = std::fs::read_to_string(f).unwrap();
         let site = Site::from_json(&text).unwrap();
         let issues = validate(&site);
         let stem = f.file_stem().unwrap().to_str().unwrap();
         let code = stem.split('-').next().unwrap();
-        assert!(issues.iter().any(|i| i.code.as_str() == code), "{stem}: {issues:?}");
-        assert!(issues.iter().all(|i| !i.path.is_empty() && !i.message.is_empty()));
+        assert!(
+            issues.iter().any(|i| i.code.as_str() == code),
+            "{stem}: {issues:?}"
+        );
+        assert!(
+            issues
+                .iter()
+                .all(|i| !i.path.is_empty() && !i.message.is_empty())
+        );
         let err = Engine::from_json(&text).unwrap_err();
         assert!(matches!(err, LoadError::Invalid(_)));
     }
@@ -52,9 +79,15 @@ fn deep_and_cyclic_trees_do_not_overflow() {
     // A 50,000-deep category chain: no recursion anywhere in validation or compilation.
     let mut contexts = vec![r#"{"id": 1, "level": "system"}"#.to_string()];
     for i in 2..50_000 {
-        contexts.push(format!(r#"{{"id": {i}, "level": "coursecat", "parent": {}}}"#, i - 1));
+        contexts.push(format!(
+            r#"{{"id": {i}, "level": "coursecat", "parent": {}}}"#,
+            i - 1
+        ));
     }
-    let text = format!(r#"{{"format": "capstan/1", "contexts": [{}]}}"#, contexts.join(","));
+    let text = format!(
+        r#"{{"format": "capstan/1", "contexts": [{}]}}"#,
+        contexts.join(",")
+    );
     let e = Engine::from_json(&text).unwrap();
     assert_eq!(e.context_path(ContextId(49_999)).unwrap().len(), 49_999);
     let cyclic = r#"{"format": "capstan/1", "contexts": [{"id": 1, "level": "system"},
@@ -85,8 +118,8 @@ proptest! {
             bytes[p] = byte;
         }
         bytes.truncate(bytes.len() - (cut % 3) * (cut % bytes.len()) / 3);
-        if let Ok(t) = String::from_utf8(bytes) {
-            if let Ok(e) = Engine::from_json(&t) {
+        if let Ok(t) = String::from_utf8(bytes)
+            && let Ok(e) = Engine::from_json(&t) {
                 let at = Timestamp::from_unix_seconds(1_772_000_000);
                 for u in e.users().iter().take(3) {
                     for c in e.contexts().iter().take(5) {
@@ -98,6 +131,5 @@ proptest! {
                     }
                 }
             }
-        }
     }
 }

@@ -1,0 +1,15 @@
+// capstan for Node (CommonJS); the WebAssembly module loads synchronously on require.
+"use strict";
+const wasm = require("./capstan_wasm.js");
+
+/**
+ * The error every Capstan call throws: an `Error` with a stable `code`.
+ * `instanceof CapstanError` recognises errors thrown from WebAssembly.
+ */
+class CapstanError extends Error {
+  static [Symbol.hasInstance](e) {
+    return e instanceof Error && e.name === "CapstanError" && typeof e.code === "string";
+  }
+}
+
+module.exports = { ...wasm, CapstanError };

@@ -1,0 +1,14 @@
+// capstan for browsers and bundlers (ES module). Call `await init()` once before `Engine`.
+export * from "./capstan_wasm.js";
+export { default as init, initSync } from "./capstan_wasm.js";
+
+/**
+ * The error every Capstan call throws: an `Error` with a stable `code`.
+ * Errors are created inside WebAssembly as plain `Error`s named "CapstanError";
+ * `instanceof CapstanError` recognises them.
+ */
+export class CapstanError extends Error {
+  static [Symbol.hasInstance](e) {
+    return e instanceof Error && e.name === "CapstanError" && typeof e.code === "string";
+  }
+}

@@ -1,0 +1,591 @@
+//! # capstan-wasm
+//!
+//! The Capstan permission engine for JavaScript and TypeScript: the same resolver as the server
+//! and the CLI, compiled to WebAssembly, so that a browser or Node app can check and explain
+//! permissions with no round trip.
+//!
+//! Errors are thrown as `CapstanError` (a JS `Error` whose `name` is `"CapstanError"`, with a
+//! stable `code`, and `path`/`issues` where they apply). The core never panics (workspace lints
+//! deny every panicking construct); should one ever happen, the panic hook turns it into a
+//! `CapstanError` with code `internal` logged to the console rather than a silent dead module.
+
+mod dto;
+
+use capstan_core as core;
+use capstan_core::{CheckOptions, ContextId, RoleId, Timestamp, UserId};
+use dto::*;
+use js_sys::{Array, Date, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &str = include_str!("types.d.ts");
+
+/// Installs the panic hook once per module instance.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = format!("capstan: internal error (please report): {info}");
+        web_log(&msg);
+    }));
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn web_log(s: &str);
+}
+
+/// Builds a `CapstanError`: an `Error` with `name`, `code` and optional `path` and `issues`.
+fn error(code: &str, message: &str) -> JsValue {
+    let e = js_sys::Error::new(message);
+    e.set_name("CapstanError");
+    let _ = Reflect::set(&e, &"code".into(), &code.into());
+    e.into()
+}
+
+fn error_with(code: &str, message: &str, path: Option<&str>, issues: Option<JsValue>) -> JsValue {
+    let e = error(code, message);
+    if let Some(p) = path {
+        let _ = Reflect::set(&e, &"path".into(), &p.into());
+    }
+    if let Some(i) = issues {
+        let _ = Reflect::set(&e, &"issues".into(), &i);
+    }
+    e
+}
+
+fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    let ser = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
+    value
+        .serialize(&ser)
+        .map_err(|e| error("internal", &e.to_string()))
+}
+
+fn query_error(e: core::QueryError) -> JsValue {
+    error(e.code(), &e.to_string())
+}
+
+fn load_error(e: core::LoadError) -> JsValue {
+    match e {
+        core::LoadError::Invalid(issues) => {
+            let first = issues.first();
+            let dtos: Vec<ValidationIssue> = issues.iter().map(ValidationIssue::from).collect();
+            error_with(
+                first.map_or("invalid_snapshot", |i| i.code.as_str()),
+                &format!(
+                    "invalid snapshot: {} problem(s); first: {}",
+                    issues.len(),
+                    first.map(|i| i.to_string()).unwrap_or_default()
+                ),
+                first.map(|i| i.path.as_str()),
+                to_js(&dtos).ok(),
+            )
+        }
+        core::LoadError::Parse(p) => error(p.code(), &p.to_string()),
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_unix_millis(Date::now() as i64)
+}
+
+/// Reads an instant given as an RFC 3339 string or a `Date`.
+fn instant(v: &JsValue) -> Result<Timestamp, JsValue> {
+    if let Some(s) = v.as_string() {
+        return Timestamp::parse(&s).map_err(|e| error("bad_instant", &e.to_string()));
+    }
+    if let Some(d) = v.dyn_ref::<Date>() {
+        let ms = d.get_time();
+        if ms.is_finite() {
+            return Ok(Timestamp::from_unix_millis(ms as i64));
+        }
+        return Err(error("bad_instant", "the Date is invalid"));
+    }
+    Err(error(
+        "bad_argument",
+        "`at` must be an RFC 3339 string or a Date",
+    ))
+}
+
+fn field(obj: &JsValue, name: &str) -> Result<Option<JsValue>, JsValue> {
+    if obj.is_undefined() || obj.is_null() {
+        return Ok(None);
+    }
+    if !obj.is_object() {
+        return Err(error("bad_argument", "options must be an object"));
+    }
+    let v = Reflect::get(obj, &name.into()).map_err(|_| error("bad_argument", name))?;
+    Ok((!v.is_undefined() && !v.is_null()).then_some(v))
+}
+
+/// Options of a question: `{doAnything?: boolean, at?: string | Date}`.
+fn options(opts: &JsValue, default_at: Option<Timestamp>) -> Result<CheckOptions, JsValue> {
+    let doanything = match field(opts, "doAnything")? {
+        None => true,
+        Some(v) => v
+            .as_bool()
+            .ok_or_else(|| error("bad_argument", "`doAnything` must be a boolean"))?,
+    };
+    let at = match field(opts, "at")? {
+        None => default_at.unwrap_or_else(now),
+        Some(v) => instant(&v)?,
+    };
+    Ok(CheckOptions { doanything, at })
+}
+
+/// An id argument: a non-negative integer that fits in 32 bits.
+fn id(v: f64, what: &str) -> Result<u32, JsValue> {
+    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX) {
+        Ok(v as u32)
+    } else {
+        Err(error(
+            "bad_argument",
+            &format!("{what} must be a non-negative integer id, got {v}"),
+        ))
+    }
+}
+
+/// A compiled site: ask it questions, explain answers, apply edits.
+#[wasm_bindgen]
+pub struct Engine {
+    inner: core::Engine,
+    default_at: Option<Timestamp>,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Reads, validates and compiles a `capstan/1` snapshot given as JSON text.
+    /// Throws `CapstanError` (`malformed_json`, `too_large`, `unsupported_format`, or the first
+    /// validation code with every problem in `issues`).
+    #[wasm_bindgen(js_name = fromJson)]
+    pub fn from_json(snapshot: &str) -> Result<Engine, JsValue> {
+        core::Engine::from_json(snapshot)
+            .map(|inner| Engine {
+                inner,
+                default_at: None,
+            })
+            .map_err(load_error)
+    }
+
+    /// Reads, validates and compiles a `capstan/1` snapshot given as a plain object.
+    #[wasm_bindgen(js_name = fromObject)]
+    pub fn from_object(
+        #[wasm_bindgen(unchecked_param_type = "Snapshot")] snapshot: JsValue,
+    ) -> Result<Engine, JsValue> {
+        let doc: core::SnapshotDoc = serde_wasm_bindgen::from_value(snapshot)
+            .map_err(|e| error("malformed_json", &format!("malformed snapshot: {e}")))?;
+        if doc.format != core::snapshot::FORMAT {
+            return Err(error(
+                "unsupported_format",
+                "unsupported format, expected `capstan/1`",
+            ));
+        }
+        core::Engine::from_site(core::Site::from(doc))
+            .map(|inner| Engine {
+                inner,
+                default_at: None,
+            })
+            .map_err(load_error)
+    }
+
+    /// Every problem of a snapshot (an empty array when it is valid). Throws only when the text
+    /// cannot be read at all (`malformed_json`, `too_large`, `unsupported_format`).
+    #[wasm_bindgen(unchecked_return_type = "ValidationIssue[]")]
+    pub fn validate(snapshot: &str) -> Result<JsValue, JsValue> {
+        let site = core::Site::from_json(snapshot).map_err(|e| error(e.code(), &e.to_string()))?;
+        let issues: Vec<ValidationIssue> = core::validate(&site)
+            .iter()
+            .map(ValidationIssue::from)
+            .collect();
+        to_js(&issues)
+    }
+
+    /// Fixes the instant used when a question gives no `at` (`undefined`: the clock, again).
+    #[wasm_bindgen(js_name = setDefaultTime)]
+    pub fn set_default_time(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "string | Date | undefined")] at: JsValue,
+    ) -> Result<(), JsValue> {
+        self.default_at = if at.is_undefined() || at.is_null() {
+            None
+        } else {
+            Some(instant(&at)?)
+        };
+        Ok(())
+    }
+
+    /// `has_capability`: whether the user holds the capability in the context.
+    #[wasm_bindgen(js_name = hasCapability)]
+    pub fn has_capability(
+        &self,
+        user: f64,
+        capability: &str,
+        context: f64,
+        #[wasm_bindgen(unchecked_param_type = "CheckOptions")] opts: JsValue,
+    ) -> Result<bool, JsValue> {
+        let opts = options(&opts, self.default_at)?;
+        self.inner
+            .has_capability(
+                UserId(id(user, "user")?),
+                capability,
+                ContextId(id(context, "context")?),
+                opts,
+            )
+            .map_err(query_error)
+    }
+
+    /// Explains a decision: the deciding rule and, per active role, where it came from and every
+    /// row met on the path.
+    #[wasm_bindgen(unchecked_return_type = "Explanation")]
+    pub fn explain(
+        &self,
+        user: f64,
+        capability: &str,
+        context: f64,
+        #[wasm_bindgen(unchecked_param_type = "CheckOptions")] opts: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let opts = options(&opts, self.default_at)?;
+        let ex = self
+            .inner
+            .explain(
+                UserId(id(user, "user")?),
+                capability,
+                ContextId(id(context, "context")?),
+                opts,
+            )
+            .map_err(query_error)?;
+        to_js(&Explanation::from(&ex))
+    }
+
+    /// The ids of the users who hold a capability in a context (`doAnything` false, switches
+    /// ignored), ascending.
+    #[wasm_bindgen(js_name = usersWithCapability, unchecked_return_type = "number[]")]
+    pub fn users_with_capability(
+        &self,
+        capability: &str,
+        context: f64,
+        #[wasm_bindgen(unchecked_param_type = "AtOptions")] opts: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let r = self.users_detail(capability, context, &opts)?;
+        to_js(&r.users)
+    }
+
+    /// Like `usersWithCapability`, and says whether the default user role alone allows it
+    /// ("every authenticated user").
+    #[wasm_bindgen(
+        js_name = usersWithCapabilityDetail,
+        unchecked_return_type = "UsersWithCapability"
+    )]
+    pub fn users_with_capability_detail(
+        &self,
+        capability: &str,
+        context: f64,
+        #[wasm_bindgen(unchecked_param_type = "AtOptions")] opts: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let r = self.users_detail(capability, context, &opts)?;
+        to_js(&UsersWithCapability::from(&r))
+    }
+
+    /// Every capability relevant at the context with the user's answer and the deciding rule.
+    #[wasm_bindgen(
+        js_name = effectivePermissions,
+        unchecked_return_type = "EffectivePermission[]"
+    )]
+    pub fn effective_permissions(
+        &self,
+        user: f64,
+        context: f64,
+        #[wasm_bindgen(unchecked_param_type = "CheckOptions")] opts: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let opts = options(&opts, self.default_at)?;
+        let list = self
+            .inner
+            .effective_permissions(
+                UserId(id(user, "user")?),
+                ContextId(id(context, "context")?),
+                opts,
+            )
+            .map_err(query_error)?;
+        let out: Vec<EffectivePermission> = list.iter().map(EffectivePermission::from).collect();
+        to_js(&out)
+    }
+
+    /// Each role's definition value for a capability plus every override, by context.
+    #[wasm_bindgen(js_name = capabilityOverview, unchecked_return_type = "OverviewRow[]")]
+    pub fn capability_overview(
+        &self,
+        capability: &str,
+        #[wasm_bindgen(unchecked_param_type = "number[] | undefined")] roles: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let roles: Option<Vec<RoleId>> = if roles.is_undefined() || roles.is_null() {
+            None
+        } else {
+            let ids: Vec<f64> = serde_wasm_bindgen::from_value(roles)
+                .map_err(|_| error("bad_argument", "`roles` must be an array of role ids"))?;
+            Some(
+                ids.into_iter()
+                    .map(|r| id(r, "role").map(RoleId))
+                    .collect::<Result<_, _>>()?,
+            )
+        };
+        let rows = self
+            .inner
+            .capability_overview(capability, roles.as_deref())
+            .map_err(query_error)?;
+        let out: Vec<OverviewRow> = rows.iter().map(OverviewRow::from).collect();
+        to_js(&out)
+    }
+
+    /// Whether `actor` may assign `role` in `context`.
+    #[wasm_bindgen(js_name = canAssign)]
+    pub fn can_assign(
+        &self,
+        actor: f64,
+        role: f64,
+        context: f64,
+        #[wasm_bindgen(unchecked_param_type = "AtOptions")] opts: JsValue,
+    ) -> Result<bool, JsValue> {
+        let opts = options(&opts, self.default_at)?;
+        self.inner
+            .can_assign(
+                UserId(id(actor, "actor")?),
+                RoleId(id(role, "role")?),
+                ContextId(id(context, "context")?),
+                opts.at,
+            )
+            .map_err(query_error)
+    }
+
+    /// Whether `actor` may override `role` in `context` (for one capability, or at all).
+    #[wasm_bindgen(js_name = canOverride)]
+    pub fn can_override(
+        &self,
+        actor: f64,
+        role: f64,
+        context: f64,
+        capability: Option<String>,
+        #[wasm_bindgen(unchecked_param_type = "AtOptions")] opts: JsValue,
+    ) -> Result<bool, JsValue> {
+        let opts = options(&opts, self.default_at)?;
+        self.inner
+            .can_override(
+                UserId(id(actor, "actor")?),
+                RoleId(id(role, "role")?),
+                ContextId(id(context, "context")?),
+                capability.as_deref(),
+                opts.at,
+            )
+            .map_err(query_error)
+    }
+
+    /// Whether `actor` may switch to `role` in `context`.
+    #[wasm_bindgen(js_name = canSwitch)]
+    pub fn can_switch(
+        &self,
+        actor: f64,
+        role: f64,
+        context: f64,
+        #[wasm_bindgen(unchecked_param_type = "AtOptions")] opts: JsValue,
+    ) -> Result<bool, JsValue> {
+        let opts = options(&opts, self.default_at)?;
+        self.inner
+            .can_switch(
+                UserId(id(actor, "actor")?),
+                RoleId(id(role, "role")?),
+                ContextId(id(context, "context")?),
+                opts.at,
+            )
+            .map_err(query_error)
+    }
+
+    /// Whether a course or program is visible to the user.
+    #[wasm_bindgen(js_name = isVisible)]
+    pub fn is_visible(
+        &self,
+        user: f64,
+        context: f64,
+        #[wasm_bindgen(unchecked_param_type = "AtOptions")] opts: JsValue,
+    ) -> Result<bool, JsValue> {
+        let opts = options(&opts, self.default_at)?;
+        self.inner
+            .visible(
+                UserId(id(user, "user")?),
+                ContextId(id(context, "context")?),
+                opts.at,
+            )
+            .map(|v| v.visible)
+            .map_err(query_error)
+    }
+
+    /// Every course and program with its visibility for the user, and the reason.
+    #[wasm_bindgen(js_name = visibleItems, unchecked_return_type = "VisibleItem[]")]
+    pub fn visible_items(
+        &self,
+        user: f64,
+        #[wasm_bindgen(unchecked_param_type = "AtOptions")] opts: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let opts = options(&opts, self.default_at)?;
+        let items = self.inner.visible_items(UserId(id(user, "user")?), opts.at);
+        let out: Vec<VisibleItem> = items.iter().map(VisibleItem::from).collect();
+        to_js(&out)
+    }
+
+    /// Every assignment whose role is not assignable at the level of its context.
+    #[wasm_bindgen(
+        js_name = unsupportedAssignments,
+        unchecked_return_type = "AssignmentKey[]"
+    )]
+    pub fn unsupported_assignments(&self) -> Result<JsValue, JsValue> {
+        let out: Vec<AssignmentKey> = self
+            .inner
+            .unsupported_assignments()
+            .iter()
+            .map(AssignmentKey::from)
+            .collect();
+        to_js(&out)
+    }
+
+    /// Applies one edit (incrementally where possible). Throws `CapstanError` and changes
+    /// nothing when the edit is refused.
+    pub fn apply(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "EditOp")] op: JsValue,
+    ) -> Result<(), JsValue> {
+        let op: core::EditOp = serde_wasm_bindgen::from_value(op)
+            .map_err(|e| error("malformed_op", &format!("malformed edit operation: {e}")))?;
+        self.inner.apply(op).map_err(edit_error)
+    }
+
+    /// Applies a batch of edits, all or nothing; the error's `index` names the refused one.
+    #[wasm_bindgen(js_name = applyAll)]
+    pub fn apply_all(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "EditOp[]")] ops: JsValue,
+    ) -> Result<(), JsValue> {
+        let ops: Vec<core::EditOp> = serde_wasm_bindgen::from_value(ops)
+            .map_err(|e| error("malformed_op", &format!("malformed edit operations: {e}")))?;
+        self.inner.apply_all(ops).map_err(|(i, e)| {
+            let err = edit_error(e);
+            let _ = Reflect::set(&err, &"index".into(), &JsValue::from(i as u32));
+            err
+        })
+    }
+
+    /// The site as `capstan/1` JSON text.
+    #[wasm_bindgen(js_name = toJson)]
+    pub fn to_json(&self) -> String {
+        self.inner.to_json()
+    }
+
+    /// The site as a `capstan/1` object.
+    #[wasm_bindgen(js_name = toObject, unchecked_return_type = "Snapshot")]
+    pub fn to_object(&self) -> Result<JsValue, JsValue> {
+        to_js(&core::SnapshotDoc::from(&self.inner.site()))
+    }
+
+    /// A role's definition as Moodle role preset XML.
+    #[wasm_bindgen(js_name = exportPreset)]
+    pub fn export_preset(&self, role: f64) -> Result<String, JsValue> {
+        self.inner
+            .export_preset(RoleId(id(role, "role")?))
+            .map_err(|e| error(e.code(), &e.to_string()))
+    }
+
+    /// Imports a Moodle role preset: updates the role with the same short name (or `role`, when
+    /// given), or adds a new one. Unknown capabilities and roles are reported and skipped.
+    #[wasm_bindgen(js_name = importPreset, unchecked_return_type = "ImportReport")]
+    pub fn import_preset(&mut self, xml: &str, role: Option<f64>) -> Result<JsValue, JsValue> {
+        let target = role.map(|r| id(r, "role").map(RoleId)).transpose()?;
+        let report = self
+            .inner
+            .import_preset(xml, target)
+            .map_err(|e| error(e.code(), &e.to_string()))?;
+        to_js(&ImportReport::from(&report))
+    }
+
+    /// The interned id of a capability for `check`/`checkMany`; throws `unknown_capability`.
+    #[wasm_bindgen(js_name = capabilityId)]
+    pub fn capability_id(&self, name: &str) -> Result<u32, JsValue> {
+        self.inner.capability_id(name).map(|c| c.0).ok_or_else(|| {
+            error(
+                "unknown_capability",
+                &format!("unknown capability `{name}`"),
+            )
+        })
+    }
+
+    /// The fast path: `hasCapability` with an interned capability id, `doAnything` true, at the
+    /// default time. Numbers in, a boolean out.
+    pub fn check(&self, user: u32, capability: u32, context: u32) -> Result<bool, JsValue> {
+        let opts = CheckOptions::at(self.default_at.unwrap_or_else(now));
+        self.inner
+            .check(
+                UserId(user),
+                core::CapabilityId(capability),
+                ContextId(context),
+                opts,
+            )
+            .map_err(query_error)
+    }
+
+    /// Many fast checks at once: `triples` is `[user, capabilityId, context]*`; the answer has
+    /// one byte per triple (1 = yes, 0 = no). Throws on the first unknown id.
+    #[wasm_bindgen(js_name = checkMany)]
+    pub fn check_many(&self, triples: &[u32]) -> Result<Uint8Array, JsValue> {
+        if !triples.len().is_multiple_of(3) {
+            return Err(error(
+                "bad_argument",
+                "the length of `triples` must be a multiple of 3",
+            ));
+        }
+        let opts = CheckOptions::at(self.default_at.unwrap_or_else(now));
+        let mut out = Vec::with_capacity(triples.len() / 3);
+        for t in triples.chunks_exact(3) {
+            let (u, c, x) = match t {
+                [u, c, x] => (*u, *c, *x),
+                _ => continue,
+            };
+            let yes = self
+                .inner
+                .check(UserId(u), core::CapabilityId(c), ContextId(x), opts)
+                .map_err(query_error)?;
+            out.push(u8::from(yes));
+        }
+        Ok(Uint8Array::from(out.as_slice()))
+    }
+
+    /// Every capability name, in interned-id order (`capabilityId(names[i]) === i`).
+    #[wasm_bindgen(js_name = capabilityNames, unchecked_return_type = "string[]")]
+    pub fn capability_names(&self) -> Array {
+        self.inner
+            .capabilities()
+            .iter()
+            .map(|c| JsValue::from(c.name.as_str()))
+            .collect()
+    }
+}
+
+impl Engine {
+    fn users_detail(
+        &self,
+        capability: &str,
+        context: f64,
+        opts: &JsValue,
+    ) -> Result<core::UsersWithCapability, JsValue> {
+        let opts = options(opts, self.default_at)?;
+        self.inner
+            .users_with_capability(capability, ContextId(id(context, "context")?), opts.at)
+            .map_err(query_error)
+    }
+}
+
+fn edit_error(e: core::EditError) -> JsValue {
+    let issues = match &e {
+        core::EditError::Invalid(list) => {
+            let dtos: Vec<ValidationIssue> = list.iter().map(ValidationIssue::from).collect();
+            to_js(&dtos).ok()
+        }
+        _ => None,
+    };
+    error_with(e.code(), &e.to_string(), None, issues)
+}
