@@ -73,6 +73,33 @@ fn benches(c: &mut Criterion) {
             black_box(m.engine.check(*u, *cap, *x, opts).unwrap())
         })
     });
+    // A page's worth of questions: one user, one course and its activities, every capability
+    // (what a front end asks while rendering), cycling through 64 such pages.
+    let pages: Vec<(UserId, Vec<ContextId>)> = (0..64)
+        .map(|p| {
+            let course = m.courses[p * 17 % m.courses.len()];
+            let mut ctxs = vec![course];
+            ctxs.extend(
+                m.site
+                    .contexts
+                    .iter()
+                    .filter(|c| c.parent == Some(course))
+                    .map(|c| c.id),
+            );
+            (m.triples[p].0, ctxs)
+        })
+        .collect();
+    let ncaps = m.site.capabilities.len() as u32;
+    let mut i = 0usize;
+    c.bench_function("check/page_mix", |b| {
+        b.iter(|| {
+            let (u, ctxs) = &pages[(i / 512) % pages.len()];
+            let x = ctxs[i % ctxs.len()];
+            let cap = CapabilityId((i as u32).wrapping_mul(2_654_435_761) % ncaps);
+            i += 1;
+            black_box(m.engine.check(*u, cap, x, opts).unwrap())
+        })
+    });
     let mut i = 0usize;
     c.bench_function("has_capability/by_name", |b| {
         b.iter(|| {

@@ -2,7 +2,7 @@
 //! allows it (permissions, assignments, switches, settings), by a checked rebuild otherwise
 //! (structure: contexts, roles, users, tenants, capabilities). A refused edit changes nothing.
 
-use crate::engine::{Engine, Grant, LoadError, RoleNode, role_node};
+use crate::engine::{Engine, Grant, LoadError, NONE, RoleNode, role_node, up_entry};
 use crate::model::*;
 use crate::snapshot::{
     CapabilityDoc, ContextDoc, ProgramCourseDoc, RoleDoc, SettingsDoc, TenantDoc, UserDoc,
@@ -544,6 +544,16 @@ impl Engine {
                 }
             }
         }
+        if ci != self.system {
+            let has = self
+                .overrides
+                .get(ci as usize)
+                .is_some_and(|l| !l.is_empty());
+            let parent = self.ctxs.get(ci as usize).map_or(NONE, |c| c.parent);
+            if let Some(slot) = self.up.get_mut(ci as usize) {
+                *slot = up_entry(parent, has);
+            }
+        }
         if let Some(r) = self.roles.get_mut(ri as usize) {
             match (before.is_some(), permission.is_some()) {
                 (false, true) => r.rows += 1,
@@ -556,6 +566,10 @@ impl Engine {
 
     fn assign(&mut self, a: Assignment) -> Result<(), EditError> {
         let (ui, ci, ri) = self.refs(a.user, a.context, a.role)?;
+        let (pre, post) = self
+            .ctxs
+            .get(ci as usize)
+            .map_or((1, 0), |c| (c.pre, c.post));
         if let (Some(from), Some(until)) = (a.from, a.until)
             && from >= until
         {
@@ -576,6 +590,8 @@ impl Engine {
         }
         u.grants.push(Grant {
             ctx: ci,
+            pre,
+            post,
             role: ri,
             from: a.from,
             until: a.until,

@@ -15,6 +15,11 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 pub(crate) const NONE: u32 = u32::MAX;
+/// The bit of [`Engine::up`] that says "this context has overrides".
+pub(crate) const HAS_OVERRIDES: u32 = 1 << 31;
+/// The parent part of an [`Engine::up`] entry (`NO_PARENT` at the root).
+pub(crate) const PARENT_MASK: u32 = !HAS_OVERRIDES;
+pub(crate) const NO_PARENT: u32 = PARENT_MASK;
 
 /// An interned capability: a dense number for hot paths (`Engine::capability_id`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -277,6 +282,10 @@ pub(crate) struct RoleNode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Grant {
     pub ctx: u32,
+    /// Pre/post-order numbers of `ctx`, copied here so that the ancestor test of a check
+    /// touches no other memory.
+    pub pre: u32,
+    pub post: u32,
     pub role: u32,
     pub from: Option<Timestamp>,
     pub until: Option<Timestamp>,
@@ -295,6 +304,8 @@ pub(crate) struct UserNode {
     pub id: UserId,
     pub deleted: bool,
     pub tenant: Option<TenantId>,
+    /// Member of a suspended tenant.
+    pub tenant_suspended: bool,
     pub admin: bool,
     pub guest: bool,
     pub support: bool,
@@ -355,10 +366,30 @@ impl RoleSet {
             .iter()
             .chain(self.spill.iter())
             .enumerate()
-            .flat_map(|(w, &word)| {
-                (0..64u32)
-                    .filter_map(move |b| (word & (1u64 << b) != 0).then_some(w as u32 * 64 + b))
+            .flat_map(|(w, &word)| Bits {
+                word,
+                base: w as u32 * 64,
             })
+    }
+}
+
+/// The set bits of one word, lowest first.
+struct Bits {
+    word: u64,
+    base: u32,
+}
+
+impl Iterator for Bits {
+    type Item = u32;
+
+    #[inline]
+    fn next(&mut self) -> Option<u32> {
+        if self.word == 0 {
+            return None;
+        }
+        let bit = self.word.trailing_zeros();
+        self.word &= self.word - 1;
+        Some(self.base + bit)
     }
 }
 
@@ -406,6 +437,9 @@ pub struct Engine {
     pub(crate) ctxs: Vec<CtxNode>,
     pub(crate) ctx_index: IdIndex,
     pub(crate) overrides: Vec<Vec<Override>>,
+    /// Per context: the parent index, with [`HAS_OVERRIDES`] set when the context has overrides.
+    /// A compact array so that the path walk of a check stays in cache.
+    pub(crate) up: Vec<u32>,
     pub(crate) roles: Vec<RoleNode>,
     pub(crate) role_index: IdIndex,
     /// defs[role][cap]
@@ -420,6 +454,17 @@ pub struct Engine {
     pub(crate) frontpage_role: Option<u32>,
     pub(crate) frontpage_ctx: Option<u32>,
     pub(crate) lock_cap: Option<u32>,
+}
+
+/// The user as steps 2–7 see it in one context.
+pub(crate) struct Who<'a> {
+    pub anonymous: bool,
+    pub u: Option<&'a UserNode>,
+    pub guest: bool,
+    /// The rule of steps 5–6 that denies, if one does.
+    pub later: Option<Rule>,
+    /// The nearest switch on the path: (context, role).
+    pub switch: Option<(u32, u32)>,
 }
 
 /// What the gate (steps 2–7) says before roles are looked at.
@@ -570,6 +615,7 @@ impl Engine {
                 id: u.id,
                 deleted: u.deleted,
                 tenant: u.tenant,
+                tenant_suspended: false,
                 admin: false,
                 guest: site.settings.guest_user == Some(u.id),
                 support: false,
@@ -585,9 +631,12 @@ impl Engine {
             ) else {
                 continue;
             };
+            let (pre, post) = ctxs.get(ctx as usize).map_or((1, 0), |c| (c.pre, c.post));
             if let Some(u) = users.get_mut(ui as usize) {
                 u.grants.push(Grant {
                     ctx,
+                    pre,
+                    post,
                     role,
                     from: a.from,
                     until: a.until,
@@ -611,7 +660,13 @@ impl Engine {
         site.permissions = Vec::new();
         site.assignments = Vec::new();
         site.switches = Vec::new();
+        let up = ctxs
+            .iter()
+            .zip(&overrides)
+            .map(|(c, o)| up_entry(c.parent, !o.is_empty()))
+            .collect();
         let mut engine = Engine {
+            up,
             caps,
             cap_index,
             ctxs,
@@ -659,7 +714,11 @@ impl Engine {
         self.lock_cap = self.cap_index.get(MANAGE_CONTEXT_LOCKS).copied();
         let admins = &s.site_admins;
         let guest = s.guest_user;
+        let tenants = &self.tenants;
         for u in &mut self.users {
+            u.tenant_suspended = u
+                .tenant
+                .is_some_and(|t| tenants.get(&t).is_some_and(|t| t.suspended));
             u.support = u.grants.iter().any(|g| g.source == Source::Support);
             u.admin = !u.deleted && !u.support && admins.contains(&u.id);
             u.guest = guest == Some(u.id);
@@ -846,6 +905,7 @@ impl Engine {
     }
 
     /// Steps 2–7, and the switch that step 8 will use.
+    #[inline]
     pub(crate) fn gate(
         &self,
         user: UserId,
@@ -854,56 +914,101 @@ impl Engine {
         opts: CheckOptions,
         ignore_switches: bool,
     ) -> Gate<'_> {
-        let s = &self.site.settings;
         let (Some(capn), Some(ctxn)) = (self.caps.get(cap as usize), self.ctxs.get(ctx as usize))
         else {
             return Gate::Decided(Rule::NotAllowed);
         };
+        let who = self.who(user, ctx, ctxn, opts.at, ignore_switches);
+        match self.gate_cap(&who, capn, cap, ctxn, opts.doanything) {
+            Some(rule) => Gate::Decided(rule),
+            None => Gate::Roles {
+                user: who.u,
+                switch: who.switch,
+            },
+        }
+    }
+
+    /// What steps 2–7 need to know of the user in a context, whatever the capability.
+    #[inline]
+    pub(crate) fn who(
+        &self,
+        user: UserId,
+        ctx: u32,
+        ctxn: &CtxNode,
+        at: Timestamp,
+        ignore_switches: bool,
+    ) -> Who<'_> {
+        let s = &self.site.settings;
         let anonymous = user == UserId::NOT_LOGGED_IN;
         let u = if anonymous { None } else { self.unode(user) };
+        let guest = anonymous || u.is_some_and(|u| u.guest);
+        // Steps 5 and 6 do not depend on the capability.
+        let later = if anonymous {
+            None
+        } else {
+            match u {
+                None => Some(Rule::UnknownUser),
+                Some(u) if u.deleted => Some(Rule::DeletedUser),
+                Some(u) if u.support && !s.support_access => Some(Rule::SupportDisabled),
+                _ => None,
+            }
+        };
+        let later = later.or_else(|| {
+            self.tenant_denial(guest, u, ctxn, at)
+                .map(|denial| Rule::Tenant { denial })
+        });
+        let switch = if ignore_switches {
+            None
+        } else {
+            u.and_then(|u| self.nearest_switch(u, ctx))
+        };
+        Who {
+            anonymous,
+            u,
+            guest,
+            later,
+            switch,
+        }
+    }
+
+    /// Steps 2–7 for one capability, given [`Engine::who`]; `None`: the roles decide.
+    #[inline]
+    pub(crate) fn gate_cap(
+        &self,
+        who: &Who<'_>,
+        capn: &CapNode,
+        cap: u32,
+        ctxn: &CtxNode,
+        doanything: bool,
+    ) -> Option<Rule> {
+        let s = &self.site.settings;
+        let admin = who.u.is_some_and(|u| u.admin);
         // Step 2.
-        if s.force_login && anonymous {
-            return Gate::Decided(Rule::ForceLogin);
+        if s.force_login && who.anonymous {
+            return Some(Rule::ForceLogin);
         }
         // Step 3.
-        let guest = anonymous || u.is_some_and(|u| u.guest);
-        if guest && (capn.write || capn.risks.intersects(RiskSet::GUEST_FORBIDDEN)) {
-            return Gate::Decided(Rule::GuestRisk);
+        if who.guest && (capn.write || capn.risks.intersects(RiskSet::GUEST_FORBIDDEN)) {
+            return Some(Rule::GuestRisk);
         }
         // Step 4.
         if s.context_locking
             && capn.write
             && ctxn.locked
             && self.lock_cap != Some(cap)
-            && (!u.is_some_and(|u| u.admin) || s.context_lock_applies_to_admin)
+            && (!admin || s.context_lock_applies_to_admin)
         {
-            return Gate::Decided(Rule::ContextLocked);
+            return Some(Rule::ContextLocked);
         }
-        // Step 5.
-        if !anonymous {
-            match u {
-                None => return Gate::Decided(Rule::UnknownUser),
-                Some(u) if u.deleted => return Gate::Decided(Rule::DeletedUser),
-                Some(u) if u.support && !s.support_access => {
-                    return Gate::Decided(Rule::SupportDisabled);
-                }
-                _ => {}
-            }
+        // Steps 5 and 6.
+        if who.later.is_some() {
+            return who.later;
         }
-        // Step 6.
-        if let Some(denial) = self.tenant_denial(guest, u, ctxn, opts.at) {
-            return Gate::Decided(Rule::Tenant { denial });
-        }
-        let switch = if ignore_switches {
-            None
-        } else {
-            u.and_then(|u| self.nearest_switch(u, ctx))
-        };
         // Step 7.
-        if opts.doanything && u.is_some_and(|u| u.admin) && switch.is_none() {
-            return Gate::Decided(Rule::SiteAdmin);
+        if doanything && admin && who.switch.is_none() {
+            return Some(Rule::SiteAdmin);
         }
-        Gate::Roles { user: u, switch }
+        None
     }
 
     /// Step 6 (and the support scope of §7).
@@ -921,7 +1026,7 @@ impl Engine {
                     return Some(TenantDenial::GuestInTenant);
                 }
             } else if let Some(member) = u.and_then(|u| u.tenant) {
-                if self.tenants.get(&member).is_some_and(|t| t.suspended) {
+                if u.is_some_and(|u| u.tenant_suspended) {
                     return Some(TenantDenial::TenantSuspended);
                 }
                 if s.tenant_isolation {
@@ -1010,8 +1115,12 @@ impl Engine {
             }
             return;
         }
+        let (tpre, tpost) = self
+            .ctxs
+            .get(ctx as usize)
+            .map_or((0, 0), |c| (c.pre, c.post));
         for g in &u.grants {
-            if g.active(at) && self.is_ancestor_or_self(g.ctx, ctx) {
+            if g.pre <= tpre && tpost <= g.post && g.active(at) {
                 f(
                     g.role,
                     RoleOrigin::Assignment {
@@ -1048,30 +1157,52 @@ impl Engine {
         let mut allowed = false;
         let mut i = ctx;
         while i != self.system {
-            let Some(node) = self.ctxs.get(i as usize) else {
+            let Some(&entry) = self.up.get(i as usize) else {
                 break;
             };
-            if let Some(list) = self.overrides.get(i as usize)
-                && !list.is_empty()
-            {
-                let start = list.partition_point(|o| o.cap < cap);
-                for o in list.get(start..).unwrap_or(&[]) {
-                    if o.cap != cap {
-                        break;
-                    }
-                    if set.contains(o.role) {
-                        if o.perm == Permission::Prohibit {
-                            return Rule::Prohibited;
-                        }
-                        if !decided.contains(o.role) {
-                            decided.insert(o.role);
-                            allowed |= o.perm == Permission::Allow;
-                        }
-                    }
+            if entry & HAS_OVERRIDES != 0 {
+                if let Some(rule) = self.overrides_at(i, set, cap, &mut decided, &mut allowed) {
+                    return rule;
                 }
             }
-            i = node.parent;
+            i = entry & PARENT_MASK;
         }
+        self.finish(set, cap, &decided, allowed)
+    }
+
+    /// The overrides of one context for a capability, folded into `decided`/`allowed`;
+    /// `Some(Prohibited)` as soon as an active role prohibits.
+    #[inline]
+    fn overrides_at(
+        &self,
+        i: u32,
+        set: &RoleSet,
+        cap: u32,
+        decided: &mut RoleSet,
+        allowed: &mut bool,
+    ) -> Option<Rule> {
+        let list = self.overrides.get(i as usize)?;
+        let start = list.partition_point(|o| o.cap < cap);
+        for o in list.get(start..).unwrap_or(&[]) {
+            if o.cap != cap {
+                break;
+            }
+            if set.contains(o.role) {
+                if o.perm == Permission::Prohibit {
+                    return Some(Rule::Prohibited);
+                }
+                if !decided.contains(o.role) {
+                    decided.insert(o.role);
+                    *allowed |= o.perm == Permission::Allow;
+                }
+            }
+        }
+        None
+    }
+
+    /// The role definitions (rows at system) after the overrides on the path.
+    #[inline]
+    fn finish(&self, set: &RoleSet, cap: u32, decided: &RoleSet, mut allowed: bool) -> Rule {
         for r in set.iter() {
             match self.defs.get(r as usize).and_then(|d| d.get(cap as usize)) {
                 Some(Some(Permission::Prohibit)) => return Rule::Prohibited,
@@ -1084,6 +1215,34 @@ impl Engine {
         } else {
             Rule::NotAllowed
         }
+    }
+
+    /// The contexts with overrides on the path of `ctx`, bottom-up (system excluded).
+    pub(crate) fn override_path(&self, ctx: u32, out: &mut Vec<u32>) {
+        out.clear();
+        let mut i = ctx;
+        while i != self.system {
+            let Some(&entry) = self.up.get(i as usize) else {
+                break;
+            };
+            if entry & HAS_OVERRIDES != 0 {
+                out.push(i);
+            }
+            i = entry & PARENT_MASK;
+        }
+    }
+
+    /// [`Engine::evaluate`] with the override contexts of the path known in advance.
+    #[inline]
+    pub(crate) fn evaluate_on(&self, set: &RoleSet, cap: u32, path: &[u32]) -> Rule {
+        let mut decided = RoleSet::new();
+        let mut allowed = false;
+        for &i in path {
+            if let Some(rule) = self.overrides_at(i, set, cap, &mut decided, &mut allowed) {
+                return rule;
+            }
+        }
+        self.finish(set, cap, &decided, allowed)
     }
 
     /// The value one role resolves to for a capability at a context (most specific row on the
@@ -1212,6 +1371,16 @@ impl Engine {
         }
         rows
     }
+}
+
+/// An entry of [`Engine::up`].
+pub(crate) fn up_entry(parent: u32, has_overrides: bool) -> u32 {
+    let p = if parent == NONE {
+        NO_PARENT
+    } else {
+        parent & PARENT_MASK
+    };
+    if has_overrides { p | HAS_OVERRIDES } else { p }
 }
 
 pub(crate) fn role_node(r: &Role) -> RoleNode {

@@ -66,9 +66,9 @@ pub struct UsersWithCapability {
 
 /// One line of the "Check permissions" page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EffectivePermission {
+pub struct EffectivePermission<'a> {
     /// The capability.
-    pub capability: String,
+    pub capability: &'a str,
     /// Its interned id.
     pub capability_id: CapabilityId,
     /// The answer.
@@ -325,36 +325,37 @@ impl Engine {
     }
 
     /// Every capability relevant at the context, with the user's answer and the deciding rule
-    /// (the "Check permissions" page).
+    /// (the "Check permissions" page). The user, its roles and the overrides on the path are
+    /// looked up once for all capabilities.
     pub fn effective_permissions(
         &self,
         user: UserId,
         context: ContextId,
         opts: CheckOptions,
-    ) -> Result<Vec<EffectivePermission>, QueryError> {
+    ) -> Result<Vec<EffectivePermission<'_>>, QueryError> {
         let ctx = self.ctx_idx(context)?;
-        let level = self.ctxs.get(ctx as usize).map(|c| c.level);
+        let Some(ctxn) = self.ctxs.get(ctx as usize) else {
+            return Err(QueryError::UnknownContext(context));
+        };
+        let who = self.who(user, ctx, ctxn, opts.at, false);
+        let mut roles = RoleSet::new();
+        self.for_each_role(user, who.u, who.switch, ctx, opts.at, |r, _| {
+            roles.insert(r)
+        });
+        let mut path = Vec::new();
+        self.override_path(ctx, &mut path);
         let mut out = Vec::with_capacity(self.caps.len());
-        // Roles depend on the user and context only: collect them once, lazily.
-        let mut roles: Option<RoleSet> = None;
         for (ci, c) in self.caps.iter().enumerate() {
-            if !level.is_some_and(|l| is_relevant(c.level, l)) {
+            if !is_relevant(c.level, ctxn.level) {
                 continue;
             }
             let cap = ci as u32;
-            let rule = match self.gate(user, cap, ctx, opts, false) {
-                Gate::Decided(rule) => rule,
-                Gate::Roles { user: u, switch } => {
-                    let set = roles.get_or_insert_with(|| {
-                        let mut set = RoleSet::new();
-                        self.for_each_role(user, u, switch, ctx, opts.at, |r, _| set.insert(r));
-                        set
-                    });
-                    self.evaluate(set, cap, ctx)
-                }
+            let rule = match self.gate_cap(&who, c, cap, ctxn, opts.doanything) {
+                Some(rule) => rule,
+                None => self.evaluate_on(&roles, cap, &path),
             };
             out.push(EffectivePermission {
-                capability: c.name.clone(),
+                capability: &c.name,
                 capability_id: CapabilityId(cap),
                 allowed: rule.allows(),
                 rule,

@@ -190,10 +190,10 @@ pub struct EffectivePermission {
     reason: String,
 }
 
-impl From<&core::EffectivePermission> for EffectivePermission {
-    fn from(p: &core::EffectivePermission) -> Self {
+impl From<&core::EffectivePermission<'_>> for EffectivePermission {
+    fn from(p: &core::EffectivePermission<'_>) -> Self {
         EffectivePermission {
-            capability: p.capability.clone(),
+            capability: p.capability.to_string(),
             capability_id: p.capability_id.0,
             allowed: p.allowed,
             rule: rule_name(p.rule),

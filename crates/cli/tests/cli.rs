@@ -1,0 +1,239 @@
+//! The `capstan` binary, run as a user would.
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn capstan(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_capstan"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/public")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("capstan-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn conformance_passes_the_corpus_and_reports_failures() {
+    let ok = capstan(&["conformance", corpus().to_str().unwrap()]);
+    let out = text(&ok);
+    assert!(ok.status.success(), "{out}");
+    assert!(out.trim_end().ends_with(" 0 failed"), "{out}");
+
+    // A scenario with a wrong expectation: one failure line, a non-zero exit.
+    let basics = std::fs::read_to_string(corpus().join("hand/basics.json")).unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&basics).unwrap();
+    let q = &mut doc["queries"][0]["expect"];
+    *q = serde_json::Value::Bool(!q.as_bool().unwrap());
+    let bad = tmp("bad.json");
+    std::fs::write(&bad, doc.to_string()).unwrap();
+    let failed = capstan(&["conformance", bad.to_str().unwrap()]);
+    let out = text(&failed);
+    assert!(!failed.status.success());
+    assert!(out.contains("query 0 (has_capability): expected"), "{out}");
+    assert!(out.trim_end().ends_with(" 1 failed"), "{out}");
+    let missing = capstan(&["conformance", "/nonexistent/dir"]);
+    assert!(!missing.status.success());
+}
+
+#[test]
+fn validate_check_explain_permissions() {
+    let invalid = corpus().join("hand/invalid/context_cycle.json");
+    let o = capstan(&["validate", invalid.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("context_cycle"), "{}", text(&o));
+
+    let site = corpus().join("hand/basics.json");
+    let s = site.to_str().unwrap();
+    let o = capstan(&["validate", s, "--json"]);
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
+
+    let o = capstan(&[
+        "check",
+        s,
+        "--user",
+        "2",
+        "--capability",
+        "moodle/site:config",
+        "--context",
+        "1",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "yes");
+    let o = capstan(&[
+        "check",
+        s,
+        "--user",
+        "2",
+        "--capability",
+        "moodle/site:config",
+        "--context",
+        "1",
+        "--no-doanything",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["allowed"], false);
+
+    let o = capstan(&[
+        "explain",
+        s,
+        "--user",
+        "10",
+        "--capability",
+        "moodle/course:view",
+        "--context",
+        "12",
+    ]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("decided by step"), "{out}");
+    assert!(out.contains("=>"), "{out}");
+
+    let o = capstan(&[
+        "check",
+        s,
+        "--user",
+        "10",
+        "--capability",
+        "nope/x:y",
+        "--context",
+        "12",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("error[unknown_capability]"),
+        "{}",
+        text(&o)
+    );
+
+    let o = capstan(&[
+        "permissions",
+        s,
+        "--user",
+        "10",
+        "--context",
+        "12",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.as_array().unwrap().len() > 5);
+
+    let o = capstan(&[
+        "users",
+        s,
+        "--capability",
+        "moodle/course:view",
+        "--context",
+        "12",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["users"].is_array());
+}
+
+#[test]
+fn malformed_input_gets_a_code() {
+    let bad = tmp("malformed.json");
+    std::fs::write(&bad, "{\"format\": \"capstan/1\", ").unwrap();
+    let o = capstan(&[
+        "check",
+        bad.to_str().unwrap(),
+        "--user",
+        "1",
+        "--capability",
+        "a/b:c",
+        "--context",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("error[malformed_json]"), "{}", text(&o));
+}
+
+#[test]
+fn presets_generate_and_apply() {
+    let site = tmp("gen.json");
+    let o = capstan(&[
+        "generate",
+        "--preset",
+        "small",
+        "--seed",
+        "7",
+        "--out",
+        site.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let s = site.to_str().unwrap();
+    assert!(capstan(&["validate", s]).status.success());
+
+    let xml = tmp("teacher.xml");
+    let o = capstan(&[
+        "preset",
+        "export",
+        s,
+        "--role",
+        "3",
+        "--out",
+        xml.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let exported = std::fs::read_to_string(&xml).unwrap();
+    assert!(exported.contains("<shortname>editingteacher</shortname>"));
+    std::fs::write(
+        &xml,
+        exported.replace(
+            "<shortname>editingteacher</shortname>",
+            "<shortname>tutor</shortname>",
+        ),
+    )
+    .unwrap();
+    let out = tmp("with-tutor.json");
+    let o = capstan(&[
+        "preset",
+        "import",
+        s,
+        xml.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("imported role `tutor`"), "{}", text(&o));
+    assert!(std::fs::read_to_string(&out).unwrap().contains("\"tutor\""));
+
+    let ops = tmp("ops.json");
+    std::fs::write(&ops, r#"[{"op": "set_permission", "role": 5, "context": 1, "capability": "moodle/course:view", "permission": "prohibit"}]"#).unwrap();
+    let o = capstan(&[
+        "apply",
+        s,
+        ops.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(&ops, r#"[{"op": "set_permission", "role": 99, "context": 1, "capability": "moodle/course:view", "permission": "allow"}]"#).unwrap();
+    let o = capstan(&["apply", s, ops.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("error[unknown_role]"), "{}", text(&o));
+}
