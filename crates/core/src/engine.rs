@@ -1160,10 +1160,10 @@ impl Engine {
             let Some(&entry) = self.up.get(i as usize) else {
                 break;
             };
-            if entry & HAS_OVERRIDES != 0 {
-                if let Some(rule) = self.overrides_at(i, set, cap, &mut decided, &mut allowed) {
-                    return rule;
-                }
+            if entry & HAS_OVERRIDES != 0
+                && let Some(rule) = self.overrides_at(i, set, cap, &mut decided, &mut allowed)
+            {
+                return rule;
             }
             i = entry & PARENT_MASK;
         }

@@ -893,7 +893,7 @@ fn compare_site(seed: u64) -> Result<(), TestCaseError> {
                 for p in engine.effective_permissions(u, x, opts).unwrap() {
                     prop_assert_eq!(
                         p.allowed,
-                        naive.has(u, &p.capability, x, true, *at, false).unwrap()
+                        naive.has(u, p.capability, x, true, *at, false).unwrap()
                     );
                 }
             }
