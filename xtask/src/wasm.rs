@@ -108,17 +108,18 @@ pub fn build() -> Result<PathBuf, String> {
     ensure_wasm_bindgen()?;
     ensure_npm()?;
     run(
-        "cargo build capstan-wasm (wasm32, release)",
+        "cargo build capstan-wasm (wasm32, profile wasm)",
         cargo().args([
             "build",
-            "--release",
+            "--profile",
+            "wasm",
             "--target",
             "wasm32-unknown-unknown",
             "-p",
             "capstan-wasm",
         ]),
     )?;
-    let input = root().join("target/wasm32-unknown-unknown/release/capstan_wasm.wasm");
+    let input = root().join("target/wasm32-unknown-unknown/wasm/capstan_wasm.wasm");
     let version = env!("CARGO_PKG_VERSION");
     let pkg_src = js_dir().join("pkg");
     let readme = root().join("crates/wasm/README.md");
@@ -166,7 +167,7 @@ pub fn build() -> Result<PathBuf, String> {
             write(
                 &out.join("index.d.ts"),
                 &format!(
-                    "{dts}\nexport {{ default as init, initSync }} from \"./capstan_wasm\";\n"
+                    "{dts}\nexport {{ default as init, initSync }} from \"./capstan_wasm.js\";\n"
                 ),
             )?;
             write(

@@ -61,6 +61,16 @@ fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
         .map_err(|e| error("internal", &e.to_string()))
 }
 
+/// Reads a plain JS value as a wire type, through JSON so that the reading is exactly the one of
+/// the JSON entry points (unknown fields refused, `null` = absent, `Date`s become RFC 3339).
+fn from_js<T: serde::de::DeserializeOwned>(value: &JsValue) -> Result<T, String> {
+    let text = js_sys::JSON::stringify(value)
+        .map_err(|_| "the value cannot be written as JSON (a cycle or a BigInt?)".to_string())?
+        .as_string()
+        .ok_or_else(|| "expected an object, got undefined".to_string())?;
+    serde_json::from_str(&text).map_err(|e| e.to_string())
+}
+
 fn query_error(e: core::QueryError) -> JsValue {
     error(e.code(), &e.to_string())
 }
@@ -119,7 +129,9 @@ fn field(obj: &JsValue, name: &str) -> Result<Option<JsValue>, JsValue> {
 }
 
 /// Options of a question: `{doAnything?: boolean, at?: string | Date}`.
-fn options(opts: &JsValue, default_at: Option<Timestamp>) -> Result<CheckOptions, JsValue> {
+fn options(opts: Option<&JsValue>, default_at: Option<Timestamp>) -> Result<CheckOptions, JsValue> {
+    let none = JsValue::UNDEFINED;
+    let opts = opts.unwrap_or(&none);
     let doanything = match field(opts, "doAnything")? {
         None => true,
         Some(v) => v
@@ -172,7 +184,7 @@ impl Engine {
     pub fn from_object(
         #[wasm_bindgen(unchecked_param_type = "Snapshot")] snapshot: JsValue,
     ) -> Result<Engine, JsValue> {
-        let doc: core::SnapshotDoc = serde_wasm_bindgen::from_value(snapshot)
+        let doc: core::SnapshotDoc = from_js(&snapshot)
             .map_err(|e| error("malformed_json", &format!("malformed snapshot: {e}")))?;
         if doc.format != core::snapshot::FORMAT {
             return Err(error(
@@ -221,9 +233,9 @@ impl Engine {
         user: f64,
         capability: &str,
         context: f64,
-        #[wasm_bindgen(unchecked_param_type = "CheckOptions")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CheckOptions")] opts: Option<JsValue>,
     ) -> Result<bool, JsValue> {
-        let opts = options(&opts, self.default_at)?;
+        let opts = options(opts.as_ref(), self.default_at)?;
         self.inner
             .has_capability(
                 UserId(id(user, "user")?),
@@ -242,9 +254,9 @@ impl Engine {
         user: f64,
         capability: &str,
         context: f64,
-        #[wasm_bindgen(unchecked_param_type = "CheckOptions")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CheckOptions")] opts: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
-        let opts = options(&opts, self.default_at)?;
+        let opts = options(opts.as_ref(), self.default_at)?;
         let ex = self
             .inner
             .explain(
@@ -264,9 +276,9 @@ impl Engine {
         &self,
         capability: &str,
         context: f64,
-        #[wasm_bindgen(unchecked_param_type = "AtOptions")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
-        let r = self.users_detail(capability, context, &opts)?;
+        let r = self.users_detail(capability, context, opts.as_ref())?;
         to_js(&r.users)
     }
 
@@ -280,9 +292,9 @@ impl Engine {
         &self,
         capability: &str,
         context: f64,
-        #[wasm_bindgen(unchecked_param_type = "AtOptions")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
-        let r = self.users_detail(capability, context, &opts)?;
+        let r = self.users_detail(capability, context, opts.as_ref())?;
         to_js(&UsersWithCapability::from(&r))
     }
 
@@ -295,9 +307,9 @@ impl Engine {
         &self,
         user: f64,
         context: f64,
-        #[wasm_bindgen(unchecked_param_type = "CheckOptions")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "CheckOptions")] opts: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
-        let opts = options(&opts, self.default_at)?;
+        let opts = options(opts.as_ref(), self.default_at)?;
         let list = self
             .inner
             .effective_permissions(
@@ -315,18 +327,18 @@ impl Engine {
     pub fn capability_overview(
         &self,
         capability: &str,
-        #[wasm_bindgen(unchecked_param_type = "number[] | undefined")] roles: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "number[]")] roles: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
-        let roles: Option<Vec<RoleId>> = if roles.is_undefined() || roles.is_null() {
-            None
-        } else {
-            let ids: Vec<f64> = serde_wasm_bindgen::from_value(roles)
+        let roles: Option<Vec<RoleId>> = if let Some(roles) = roles.filter(|r| !r.is_null()) {
+            let ids: Vec<f64> = from_js(&roles)
                 .map_err(|_| error("bad_argument", "`roles` must be an array of role ids"))?;
             Some(
                 ids.into_iter()
                     .map(|r| id(r, "role").map(RoleId))
                     .collect::<Result<_, _>>()?,
             )
+        } else {
+            None
         };
         let rows = self
             .inner
@@ -343,9 +355,9 @@ impl Engine {
         actor: f64,
         role: f64,
         context: f64,
-        #[wasm_bindgen(unchecked_param_type = "AtOptions")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<bool, JsValue> {
-        let opts = options(&opts, self.default_at)?;
+        let opts = options(opts.as_ref(), self.default_at)?;
         self.inner
             .can_assign(
                 UserId(id(actor, "actor")?),
@@ -364,9 +376,9 @@ impl Engine {
         role: f64,
         context: f64,
         capability: Option<String>,
-        #[wasm_bindgen(unchecked_param_type = "AtOptions")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<bool, JsValue> {
-        let opts = options(&opts, self.default_at)?;
+        let opts = options(opts.as_ref(), self.default_at)?;
         self.inner
             .can_override(
                 UserId(id(actor, "actor")?),
@@ -385,9 +397,9 @@ impl Engine {
         actor: f64,
         role: f64,
         context: f64,
-        #[wasm_bindgen(unchecked_param_type = "AtOptions")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<bool, JsValue> {
-        let opts = options(&opts, self.default_at)?;
+        let opts = options(opts.as_ref(), self.default_at)?;
         self.inner
             .can_switch(
                 UserId(id(actor, "actor")?),
@@ -404,9 +416,9 @@ impl Engine {
         &self,
         user: f64,
         context: f64,
-        #[wasm_bindgen(unchecked_param_type = "AtOptions")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<bool, JsValue> {
-        let opts = options(&opts, self.default_at)?;
+        let opts = options(opts.as_ref(), self.default_at)?;
         self.inner
             .visible(
                 UserId(id(user, "user")?),
@@ -422,9 +434,9 @@ impl Engine {
     pub fn visible_items(
         &self,
         user: f64,
-        #[wasm_bindgen(unchecked_param_type = "AtOptions")] opts: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
-        let opts = options(&opts, self.default_at)?;
+        let opts = options(opts.as_ref(), self.default_at)?;
         let items = self.inner.visible_items(UserId(id(user, "user")?), opts.at);
         let out: Vec<VisibleItem> = items.iter().map(VisibleItem::from).collect();
         to_js(&out)
@@ -451,7 +463,7 @@ impl Engine {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "EditOp")] op: JsValue,
     ) -> Result<(), JsValue> {
-        let op: core::EditOp = serde_wasm_bindgen::from_value(op)
+        let op: core::EditOp = from_js(&op)
             .map_err(|e| error("malformed_op", &format!("malformed edit operation: {e}")))?;
         self.inner.apply(op).map_err(edit_error)
     }
@@ -462,7 +474,7 @@ impl Engine {
         &mut self,
         #[wasm_bindgen(unchecked_param_type = "EditOp[]")] ops: JsValue,
     ) -> Result<(), JsValue> {
-        let ops: Vec<core::EditOp> = serde_wasm_bindgen::from_value(ops)
+        let ops: Vec<core::EditOp> = from_js(&ops)
             .map_err(|e| error("malformed_op", &format!("malformed edit operations: {e}")))?;
         self.inner.apply_all(ops).map_err(|(i, e)| {
             let err = edit_error(e);
@@ -570,7 +582,7 @@ impl Engine {
         &self,
         capability: &str,
         context: f64,
-        opts: &JsValue,
+        opts: Option<&JsValue>,
     ) -> Result<core::UsersWithCapability, JsValue> {
         let opts = options(opts, self.default_at)?;
         self.inner

@@ -1,5 +1,5 @@
-export * from "./capstan_wasm";
-import type { ErrorCode, ValidationIssue } from "./capstan_wasm";
+export * from "./capstan_wasm.js";
+import type { ErrorCode, ValidationIssue } from "./capstan_wasm.js";
 
 /** The error every Capstan call throws. */
 export declare class CapstanError extends Error {
