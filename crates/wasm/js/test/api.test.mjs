@@ -167,3 +167,16 @@ test("role presets round-trip; hostile XML is refused", () => {
   throwsCode(() => e.importPreset('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><role>&a;</role>'), "hostile_xml");
   throwsCode(() => e.importPreset("<role><shortname>x</role>"), "malformed_xml");
 });
+
+test("the public TypeScript surface has no `any`", async () => {
+  const fs = await import("node:fs");
+  const path = await import("node:path");
+  const { root } = await import("./load.mjs");
+  for (const dir of ["node", "web"]) {
+    for (const f of ["capstan_wasm.d.ts", "index.d.ts"]) {
+      const text = fs.readFileSync(path.join(root, "target/npm", dir, f), "utf8");
+      const code = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+      assert.doesNotMatch(code, /\bany\b/, `${dir}/${f}`);
+    }
+  }
+});
