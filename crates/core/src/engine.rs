@@ -183,21 +183,21 @@ impl Rule {
     }
 
     /// A sentence for people.
-    pub fn describe(self) -> String {
+    pub fn describe(self) -> &'static str {
         match self {
-            Rule::ForceLogin => "force login is on and the visitor is not logged in".into(),
+            Rule::ForceLogin => "force login is on and the visitor is not logged in",
             Rule::GuestRisk => {
-                "the guest account and visitors never get write or risky (xss, config, dataloss) capabilities".into()
+                "the guest account and visitors never get write or risky (xss, config, dataloss) capabilities"
             }
-            Rule::ContextLocked => "the context is locked and the capability writes".into(),
-            Rule::UnknownUser => "the user does not exist".into(),
-            Rule::DeletedUser => "the user is deleted".into(),
-            Rule::SupportDisabled => "support access disabled".into(),
-            Rule::Tenant { denial } => denial.describe().into(),
-            Rule::SiteAdmin => "site administrators can do anything".into(),
-            Rule::Prohibited => "an active role prohibits the capability on the path".into(),
-            Rule::Allowed => "an active role allows the capability".into(),
-            Rule::NotAllowed => "no active role allows the capability".into(),
+            Rule::ContextLocked => "the context is locked and the capability writes",
+            Rule::UnknownUser => "the user does not exist",
+            Rule::DeletedUser => "the user is deleted",
+            Rule::SupportDisabled => "support access disabled",
+            Rule::Tenant { denial } => denial.describe(),
+            Rule::SiteAdmin => "site administrators can do anything",
+            Rule::Prohibited => "an active role prohibits the capability on the path",
+            Rule::Allowed => "an active role allows the capability",
+            Rule::NotAllowed => "no active role allows the capability",
         }
     }
 }
@@ -210,7 +210,7 @@ pub(crate) struct IdIndex {
 }
 
 impl IdIndex {
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, id: u32) -> Option<u32> {
         match self.dense.get(id as usize) {
             Some(&i) if i != NONE => Some(i),
@@ -293,7 +293,7 @@ pub(crate) struct Grant {
 }
 
 impl Grant {
-    #[inline]
+    #[inline(always)]
     pub fn active(&self, at: Timestamp) -> bool {
         self.from.is_none_or(|f| f <= at) && self.until.is_none_or(|u| at < u)
     }
@@ -327,6 +327,7 @@ pub(crate) struct RoleSet {
 }
 
 impl RoleSet {
+    #[inline(always)]
     pub fn new() -> Self {
         RoleSet {
             inline: [0; 4],
@@ -334,7 +335,7 @@ impl RoleSet {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn insert(&mut self, r: u32) {
         let w = (r / 64) as usize;
         let bit = 1u64 << (r % 64);
@@ -351,7 +352,7 @@ impl RoleSet {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn contains(&self, r: u32) -> bool {
         let w = (r / 64) as usize;
         let bit = 1u64 << (r % 64);
@@ -359,37 +360,6 @@ impl RoleSet {
             Some(word) => word & bit != 0,
             None => self.spill.get(w - 4).is_some_and(|word| word & bit != 0),
         }
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
-        self.inline
-            .iter()
-            .chain(self.spill.iter())
-            .enumerate()
-            .flat_map(|(w, &word)| Bits {
-                word,
-                base: w as u32 * 64,
-            })
-    }
-}
-
-/// The set bits of one word, lowest first.
-struct Bits {
-    word: u64,
-    base: u32,
-}
-
-impl Iterator for Bits {
-    type Item = u32;
-
-    #[inline]
-    fn next(&mut self) -> Option<u32> {
-        if self.word == 0 {
-            return None;
-        }
-        let bit = self.word.trailing_zeros();
-        self.word &= self.word - 1;
-        Some(self.base + bit)
     }
 }
 
@@ -810,7 +780,7 @@ impl Engine {
         self.unode(user).is_some_and(|u| u.support)
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn ctx_idx(&self, id: ContextId) -> Result<u32, QueryError> {
         self.ctx_index
             .get(id.0)
@@ -838,7 +808,7 @@ impl Engine {
         self.role_index.get(id.0).ok_or(QueryError::UnknownRole(id))
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn unode(&self, id: UserId) -> Option<&UserNode> {
         self.user_index
             .get(id.0)
@@ -870,7 +840,7 @@ impl Engine {
     }
 
     /// `has_capability` on the fast path: an interned capability, no allocation.
-    #[inline]
+    #[inline(always)]
     pub fn check(
         &self,
         user: UserId,
@@ -886,6 +856,7 @@ impl Engine {
     }
 
     /// The rule that decides, with dense indices (checked by the caller).
+    #[inline(always)]
     pub(crate) fn decide(
         &self,
         user: UserId,
@@ -905,7 +876,7 @@ impl Engine {
     }
 
     /// Steps 2–7, and the switch that step 8 will use.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn gate(
         &self,
         user: UserId,
@@ -929,7 +900,7 @@ impl Engine {
     }
 
     /// What steps 2–7 need to know of the user in a context, whatever the capability.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn who(
         &self,
         user: UserId,
@@ -972,7 +943,7 @@ impl Engine {
     }
 
     /// Steps 2–7 for one capability, given [`Engine::who`]; `None`: the roles decide.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn gate_cap(
         &self,
         who: &Who<'_>,
@@ -1012,6 +983,7 @@ impl Engine {
     }
 
     /// Step 6 (and the support scope of §7).
+    #[inline(always)]
     pub(crate) fn tenant_denial(
         &self,
         guest: bool,
@@ -1056,7 +1028,7 @@ impl Engine {
     }
 
     /// The tenant a context counts as for support scope: "site" (`None`) when multitenancy is off.
-    #[inline]
+    #[inline(always)]
     fn scope_of(&self, c: &CtxNode) -> Option<TenantId> {
         if self.site.settings.multitenancy {
             c.tenant
@@ -1066,6 +1038,7 @@ impl Engine {
     }
 
     /// The nearest switch of the user on the path of `ctx`: (context, role).
+    #[inline(always)]
     pub(crate) fn nearest_switch(&self, u: &UserNode, ctx: u32) -> Option<(u32, u32)> {
         let mut best: Option<(u32, u32, u32)> = None;
         for &(sc, sr) in &u.switches {
@@ -1080,6 +1053,7 @@ impl Engine {
     }
 
     /// Step 8: calls `f` for every active role with where it came from (roles may repeat).
+    #[inline(always)]
     pub(crate) fn for_each_role(
         &self,
         user: UserId,
@@ -1151,7 +1125,7 @@ impl Engine {
     }
 
     /// Steps 9 and 10 for a set of active roles.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn evaluate(&self, set: &RoleSet, cap: u32, ctx: u32) -> Rule {
         let mut decided = RoleSet::new();
         let mut allowed = false;
@@ -1172,7 +1146,7 @@ impl Engine {
 
     /// The overrides of one context for a capability, folded into `decided`/`allowed`;
     /// `Some(Prohibited)` as soon as an active role prohibits.
-    #[inline]
+    #[inline(always)]
     fn overrides_at(
         &self,
         i: u32,
@@ -1201,13 +1175,19 @@ impl Engine {
     }
 
     /// The role definitions (rows at system) after the overrides on the path.
-    #[inline]
+    #[inline(always)]
     fn finish(&self, set: &RoleSet, cap: u32, decided: &RoleSet, mut allowed: bool) -> Rule {
-        for r in set.iter() {
-            match self.defs.get(r as usize).and_then(|d| d.get(cap as usize)) {
-                Some(Some(Permission::Prohibit)) => return Rule::Prohibited,
-                Some(Some(Permission::Allow)) if !decided.contains(r) => allowed = true,
-                _ => {}
+        let words = set.inline.iter().chain(set.spill.iter());
+        for (w, &word) in words.enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let r = w as u32 * 64 + word.trailing_zeros();
+                word &= word - 1;
+                match self.defs.get(r as usize).and_then(|d| d.get(cap as usize)) {
+                    Some(Some(Permission::Prohibit)) => return Rule::Prohibited,
+                    Some(Some(Permission::Allow)) if !decided.contains(r) => allowed = true,
+                    _ => {}
+                }
             }
         }
         if allowed {

@@ -224,7 +224,7 @@ impl Engine {
             ex.allowed = rule.allows();
             ex.rule = rule;
             ex.step = rule.step();
-            ex.reason = rule.describe();
+            ex.reason = rule.describe().to_string();
             ex
         };
         let (u, switch) = match self.gate(user, cap, ctx, opts, false) {

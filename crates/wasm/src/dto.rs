@@ -180,20 +180,20 @@ impl From<&core::Explanation> for Explanation {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct EffectivePermission {
-    capability: String,
+pub struct EffectivePermission<'a> {
+    capability: &'a str,
     capability_id: u32,
     allowed: bool,
     rule: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     tenant_denial: Option<&'static str>,
-    reason: String,
+    reason: &'static str,
 }
 
-impl From<&core::EffectivePermission<'_>> for EffectivePermission {
-    fn from(p: &core::EffectivePermission<'_>) -> Self {
+impl<'a> From<&core::EffectivePermission<'a>> for EffectivePermission<'a> {
+    fn from(p: &core::EffectivePermission<'a>) -> Self {
         EffectivePermission {
-            capability: p.capability.to_string(),
+            capability: p.capability,
             capability_id: p.capability_id.0,
             allowed: p.allowed,
             rule: rule_name(p.rule),

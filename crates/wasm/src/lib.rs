@@ -54,11 +54,11 @@ fn error_with(code: &str, message: &str, path: Option<&str>, issues: Option<JsVa
     e
 }
 
+/// Hands an answer to JS as a plain object: written as JSON in Rust, read by the engine's own
+/// `JSON.parse` (smaller than a per-type serializer, and as fast for these shapes).
 fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
-    let ser = serde_wasm_bindgen::Serializer::new().serialize_maps_as_objects(true);
-    value
-        .serialize(&ser)
-        .map_err(|e| error("internal", &e.to_string()))
+    let text = serde_json::to_string(value).map_err(|e| error("internal", &e.to_string()))?;
+    js_sys::JSON::parse(&text).map_err(|_| error("internal", "answer is not JSON"))
 }
 
 /// Reads a plain JS value as a wire type, through JSON so that the reading is exactly the one of
@@ -117,32 +117,14 @@ fn instant(v: &JsValue) -> Result<Timestamp, JsValue> {
     ))
 }
 
-fn field(obj: &JsValue, name: &str) -> Result<Option<JsValue>, JsValue> {
-    if obj.is_undefined() || obj.is_null() {
-        return Ok(None);
-    }
-    if !obj.is_object() {
-        return Err(error("bad_argument", "options must be an object"));
-    }
-    let v = Reflect::get(obj, &name.into()).map_err(|_| error("bad_argument", name))?;
-    Ok((!v.is_undefined() && !v.is_null()).then_some(v))
-}
-
-/// Options of a question: `{doAnything?: boolean, at?: string | Date}`.
-fn options(opts: Option<&JsValue>, default_at: Option<Timestamp>) -> Result<CheckOptions, JsValue> {
-    let none = JsValue::UNDEFINED;
-    let opts = opts.unwrap_or(&none);
-    let doanything = match field(opts, "doAnything")? {
-        None => true,
-        Some(v) => v
-            .as_bool()
-            .ok_or_else(|| error("bad_argument", "`doAnything` must be a boolean"))?,
-    };
-    let at = match field(opts, "at")? {
-        None => default_at.unwrap_or_else(now),
-        Some(v) => instant(&v)?,
-    };
-    Ok(CheckOptions { doanything, at })
+#[wasm_bindgen]
+extern "C" {
+    /// The options object of a question, read through plain property getters.
+    type OptionsBag;
+    #[wasm_bindgen(method, getter, js_name = doAnything)]
+    fn do_anything(this: &OptionsBag) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn at(this: &OptionsBag) -> JsValue;
 }
 
 /// An id argument: a non-negative integer that fits in 32 bits.
@@ -162,6 +144,9 @@ fn id(v: f64, what: &str) -> Result<u32, JsValue> {
 pub struct Engine {
     inner: core::Engine,
     default_at: Option<Timestamp>,
+    /// The last `at` string read and its instant: hot UI code passes the same one again and
+    /// again, and comparing JS strings is cheaper than decoding them.
+    last_at: std::cell::RefCell<Option<(JsValue, Timestamp)>>,
 }
 
 #[wasm_bindgen]
@@ -172,10 +157,7 @@ impl Engine {
     #[wasm_bindgen(js_name = fromJson)]
     pub fn from_json(snapshot: &str) -> Result<Engine, JsValue> {
         core::Engine::from_json(snapshot)
-            .map(|inner| Engine {
-                inner,
-                default_at: None,
-            })
+            .map(Engine::new)
             .map_err(load_error)
     }
 
@@ -193,10 +175,7 @@ impl Engine {
             ));
         }
         core::Engine::from_site(core::Site::from(doc))
-            .map(|inner| Engine {
-                inner,
-                default_at: None,
-            })
+            .map(Engine::new)
             .map_err(load_error)
     }
 
@@ -235,7 +214,7 @@ impl Engine {
         context: f64,
         #[wasm_bindgen(unchecked_optional_param_type = "CheckOptions")] opts: Option<JsValue>,
     ) -> Result<bool, JsValue> {
-        let opts = options(opts.as_ref(), self.default_at)?;
+        let opts = self.options(opts.as_ref())?;
         self.inner
             .has_capability(
                 UserId(id(user, "user")?),
@@ -256,7 +235,7 @@ impl Engine {
         context: f64,
         #[wasm_bindgen(unchecked_optional_param_type = "CheckOptions")] opts: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
-        let opts = options(opts.as_ref(), self.default_at)?;
+        let opts = self.options(opts.as_ref())?;
         let ex = self
             .inner
             .explain(
@@ -309,7 +288,7 @@ impl Engine {
         context: f64,
         #[wasm_bindgen(unchecked_optional_param_type = "CheckOptions")] opts: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
-        let opts = options(opts.as_ref(), self.default_at)?;
+        let opts = self.options(opts.as_ref())?;
         let list = self
             .inner
             .effective_permissions(
@@ -357,7 +336,7 @@ impl Engine {
         context: f64,
         #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<bool, JsValue> {
-        let opts = options(opts.as_ref(), self.default_at)?;
+        let opts = self.options(opts.as_ref())?;
         self.inner
             .can_assign(
                 UserId(id(actor, "actor")?),
@@ -378,7 +357,7 @@ impl Engine {
         capability: Option<String>,
         #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<bool, JsValue> {
-        let opts = options(opts.as_ref(), self.default_at)?;
+        let opts = self.options(opts.as_ref())?;
         self.inner
             .can_override(
                 UserId(id(actor, "actor")?),
@@ -399,7 +378,7 @@ impl Engine {
         context: f64,
         #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<bool, JsValue> {
-        let opts = options(opts.as_ref(), self.default_at)?;
+        let opts = self.options(opts.as_ref())?;
         self.inner
             .can_switch(
                 UserId(id(actor, "actor")?),
@@ -418,7 +397,7 @@ impl Engine {
         context: f64,
         #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<bool, JsValue> {
-        let opts = options(opts.as_ref(), self.default_at)?;
+        let opts = self.options(opts.as_ref())?;
         self.inner
             .visible(
                 UserId(id(user, "user")?),
@@ -436,7 +415,7 @@ impl Engine {
         user: f64,
         #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
-        let opts = options(opts.as_ref(), self.default_at)?;
+        let opts = self.options(opts.as_ref())?;
         let items = self.inner.visible_items(UserId(id(user, "user")?), opts.at);
         let out: Vec<VisibleItem> = items.iter().map(VisibleItem::from).collect();
         to_js(&out)
@@ -578,13 +557,61 @@ impl Engine {
 }
 
 impl Engine {
+    fn new(inner: core::Engine) -> Engine {
+        Engine {
+            inner,
+            default_at: None,
+            last_at: std::cell::RefCell::new(None),
+        }
+    }
+
+    /// Options of a question: `{doAnything?: boolean, at?: string | Date}`.
+    fn options(&self, opts: Option<&JsValue>) -> Result<CheckOptions, JsValue> {
+        let Some(opts) = opts.filter(|o| !o.is_undefined() && !o.is_null()) else {
+            return Ok(CheckOptions::at(self.default_at.unwrap_or_else(now)));
+        };
+        if !opts.is_object() {
+            return Err(error("bad_argument", "options must be an object"));
+        }
+        let bag: &OptionsBag = opts.unchecked_ref();
+        let d = bag.do_anything();
+        let doanything = if d.is_undefined() || d.is_null() {
+            true
+        } else {
+            d.as_bool()
+                .ok_or_else(|| error("bad_argument", "`doAnything` must be a boolean"))?
+        };
+        let at = bag.at();
+        let at = if at.is_undefined() || at.is_null() {
+            self.default_at.unwrap_or_else(now)
+        } else if at.is_string() {
+            let cached = self
+                .last_at
+                .borrow()
+                .as_ref()
+                .filter(|(s, _)| *s == at)
+                .map(|(_, t)| *t);
+            match cached {
+                Some(t) => t,
+                None => {
+                    let t = instant(&at)?;
+                    *self.last_at.borrow_mut() = Some((at, t));
+                    t
+                }
+            }
+        } else {
+            instant(&at)?
+        };
+        Ok(CheckOptions { doanything, at })
+    }
+
     fn users_detail(
         &self,
         capability: &str,
         context: f64,
         opts: Option<&JsValue>,
     ) -> Result<core::UsersWithCapability, JsValue> {
-        let opts = options(opts, self.default_at)?;
+        let opts = self.options(opts)?;
         self.inner
             .users_with_capability(capability, ContextId(id(context, "context")?), opts.at)
             .map_err(query_error)

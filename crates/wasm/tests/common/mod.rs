@@ -65,9 +65,7 @@ pub fn answers_questions() {
 
 pub fn errors_carry_codes() {
     let e = Engine::from_json(SITE).unwrap();
-    let err = e
-        .has_capability(10.0, "nope/x:y", 3.0, None)
-        .unwrap_err();
+    let err = e.has_capability(10.0, "nope/x:y", 3.0, None).unwrap_err();
     assert_eq!(code(&err), "unknown_capability");
     assert!(err.is_instance_of::<js_sys::Error>());
     let err = e
