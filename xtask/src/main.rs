@@ -55,8 +55,10 @@ pub(crate) fn shared() -> PathBuf {
 pub(crate) fn run(step: &str, cmd: &mut Command) -> Result<(), String> {
     let started = Instant::now();
     println!("==> {step}");
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(root());
+    }
     let status = cmd
-        .current_dir(root())
         .status()
         .map_err(|e| format!("{step}: cannot start: {e}"))?;
     println!("<== {step}: {:.1}s", started.elapsed().as_secs_f64());
