@@ -2,7 +2,7 @@
 //! allows it (permissions, assignments, switches, settings), by a checked rebuild otherwise
 //! (structure: contexts, roles, users, tenants, capabilities). A refused edit changes nothing.
 
-use crate::engine::{Engine, Grant, LoadError, NONE, RoleNode, role_node, up_entry};
+use crate::engine::{Engine, Grant, LoadError, RoleNode, role_node};
 use crate::model::*;
 use crate::snapshot::{
     CapabilityDoc, ContextDoc, ProgramCourseDoc, RoleDoc, SettingsDoc, TenantDoc, UserDoc,
@@ -549,9 +549,8 @@ impl Engine {
                 .overrides
                 .get(ci as usize)
                 .is_some_and(|l| !l.is_empty());
-            let parent = self.ctxs.get(ci as usize).map_or(NONE, |c| c.parent);
-            if let Some(slot) = self.up.get_mut(ci as usize) {
-                *slot = up_entry(parent, has);
+            if let Some(c) = self.ctxs.get_mut(ci as usize) {
+                c.has_overrides = has;
             }
         }
         if let Some(r) = self.roles.get_mut(ri as usize) {

@@ -15,11 +15,6 @@ use serde::Serialize;
 use std::collections::HashMap;
 
 pub(crate) const NONE: u32 = u32::MAX;
-/// The bit of [`Engine::up`] that says "this context has overrides".
-pub(crate) const HAS_OVERRIDES: u32 = 1 << 31;
-/// The parent part of an [`Engine::up`] entry (`NO_PARENT` at the root).
-pub(crate) const PARENT_MASK: u32 = !HAS_OVERRIDES;
-pub(crate) const NO_PARENT: u32 = PARENT_MASK;
 
 /// An interned capability: a dense number for hot paths (`Engine::capability_id`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -258,6 +253,8 @@ pub(crate) struct CtxNode {
     pub locked: bool,
     /// Hidden itself or through an ancestor.
     pub hidden: bool,
+    /// Has overrides of its own (its list in `Engine::overrides` is not empty).
+    pub has_overrides: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,7 +306,8 @@ pub(crate) struct UserNode {
     pub admin: bool,
     pub guest: bool,
     pub support: bool,
-    pub grants: Vec<Grant>,
+    /// Kept inline for the usual handful, so that a check finds them beside the user.
+    pub grants: smallvec::SmallVec<[Grant; 4]>,
     /// (context, role)
     pub switches: Vec<(u32, u32)>,
 }
@@ -407,9 +405,6 @@ pub struct Engine {
     pub(crate) ctxs: Vec<CtxNode>,
     pub(crate) ctx_index: IdIndex,
     pub(crate) overrides: Vec<Vec<Override>>,
-    /// Per context: the parent index, with [`HAS_OVERRIDES`] set when the context has overrides.
-    /// A compact array so that the path walk of a check stays in cache.
-    pub(crate) up: Vec<u32>,
     pub(crate) roles: Vec<RoleNode>,
     pub(crate) role_index: IdIndex,
     /// defs[role][cap]
@@ -516,6 +511,7 @@ impl Engine {
                 tenant: tree.tenant.get(i).copied().flatten(),
                 locked: c.locked,
                 hidden: !c.visible,
+                has_overrides: false,
             })
             .collect();
         let system = ctxs
@@ -589,7 +585,7 @@ impl Engine {
                 admin: false,
                 guest: site.settings.guest_user == Some(u.id),
                 support: false,
-                grants: Vec::new(),
+                grants: smallvec::SmallVec::new(),
                 switches: Vec::new(),
             });
         }
@@ -630,13 +626,10 @@ impl Engine {
         site.permissions = Vec::new();
         site.assignments = Vec::new();
         site.switches = Vec::new();
-        let up = ctxs
-            .iter()
-            .zip(&overrides)
-            .map(|(c, o)| up_entry(c.parent, !o.is_empty()))
-            .collect();
+        for (c, o) in ctxs.iter_mut().zip(&overrides) {
+            c.has_overrides = !o.is_empty();
+        }
         let mut engine = Engine {
-            up,
             caps,
             cap_index,
             ctxs,
@@ -1131,15 +1124,15 @@ impl Engine {
         let mut allowed = false;
         let mut i = ctx;
         while i != self.system {
-            let Some(&entry) = self.up.get(i as usize) else {
+            let Some(node) = self.ctxs.get(i as usize) else {
                 break;
             };
-            if entry & HAS_OVERRIDES != 0
+            if node.has_overrides
                 && let Some(rule) = self.overrides_at(i, set, cap, &mut decided, &mut allowed)
             {
                 return rule;
             }
-            i = entry & PARENT_MASK;
+            i = node.parent;
         }
         self.finish(set, cap, &decided, allowed)
     }
@@ -1202,13 +1195,13 @@ impl Engine {
         out.clear();
         let mut i = ctx;
         while i != self.system {
-            let Some(&entry) = self.up.get(i as usize) else {
+            let Some(node) = self.ctxs.get(i as usize) else {
                 break;
             };
-            if entry & HAS_OVERRIDES != 0 {
+            if node.has_overrides {
                 out.push(i);
             }
-            i = entry & PARENT_MASK;
+            i = node.parent;
         }
     }
 
@@ -1351,16 +1344,6 @@ impl Engine {
         }
         rows
     }
-}
-
-/// An entry of [`Engine::up`].
-pub(crate) fn up_entry(parent: u32, has_overrides: bool) -> u32 {
-    let p = if parent == NONE {
-        NO_PARENT
-    } else {
-        parent & PARENT_MASK
-    };
-    if has_overrides { p | HAS_OVERRIDES } else { p }
 }
 
 pub(crate) fn role_node(r: &Role) -> RoleNode {
