@@ -161,9 +161,12 @@ pub fn build() -> Result<PathBuf, String> {
         )?;
         let dts = std::fs::read_to_string(pkg_src.join("index.d.ts"))
             .map_err(|e| format!("cannot read index.d.ts: {e}"))?;
-        let files = r#"["index.js", "index.d.ts", "capstan_wasm.js", "capstan_wasm.d.ts", "capstan_wasm_bg.wasm", "capstan_wasm_bg.wasm.d.ts", "README.md"]"#;
+        let extras = std::fs::read_to_string(pkg_src.join("extras.js"))
+            .map_err(|e| format!("cannot read extras.js: {e}"))?;
+        let files = r#"["index.js", "index.d.ts", "extras.js", "extras.cjs", "capstan_wasm.js", "capstan_wasm.d.ts", "capstan_wasm_bg.wasm", "capstan_wasm_bg.wasm.d.ts", "README.md"]"#;
         if dir == "web" {
             copy(&pkg_src.join("index.web.js"), &out.join("index.js"))?;
+            write(&out.join("extras.js"), &extras)?;
             write(
                 &out.join("index.d.ts"),
                 &format!(
@@ -191,6 +194,12 @@ pub fn build() -> Result<PathBuf, String> {
             web_wasm = wasm.clone();
         } else {
             copy(&pkg_src.join("index.node.cjs"), &out.join("index.js"))?;
+            // The same module as CommonJS: one source, two module systems.
+            let cjs = format!(
+                "\"use strict\";\n{}\nmodule.exports = {{ install }};\n",
+                extras.replace("export function install", "function install")
+            );
+            write(&out.join("extras.cjs"), &cjs)?;
             write(&out.join("index.d.ts"), &dts)?;
             write(
                 &out.join("package.json"),

@@ -26,7 +26,8 @@ pub fn rule_name(r: Rule) -> &'static str {
     }
 }
 
-fn denial_name(r: Rule) -> Option<&'static str> {
+/// The stable name of a tenant denial, when the rule is one.
+pub fn denial_name(r: Rule) -> Option<&'static str> {
     match r {
         Rule::Tenant { denial } => Some(match denial {
             TenantDenial::GuestInTenant => "guest_in_tenant",
@@ -319,4 +320,49 @@ impl From<&core::preset::ImportReport> for ImportReport {
             unknown_levels: r.unknown_levels.clone(),
         }
     }
+}
+
+/// Every rule, in the order of the codes of `effectivePermissionsPacked`.
+pub const RULES: [Rule; 15] = [
+    Rule::ForceLogin,
+    Rule::GuestRisk,
+    Rule::ContextLocked,
+    Rule::UnknownUser,
+    Rule::DeletedUser,
+    Rule::SupportDisabled,
+    Rule::Tenant {
+        denial: TenantDenial::GuestInTenant,
+    },
+    Rule::Tenant {
+        denial: TenantDenial::OtherTenant,
+    },
+    Rule::Tenant {
+        denial: TenantDenial::Isolated,
+    },
+    Rule::Tenant {
+        denial: TenantDenial::TenantSuspended,
+    },
+    Rule::Tenant {
+        denial: TenantDenial::SupportOutOfScope,
+    },
+    Rule::SiteAdmin,
+    Rule::Prohibited,
+    Rule::Allowed,
+    Rule::NotAllowed,
+];
+
+/// The code of a rule (its position in [`RULES`]).
+pub fn rule_code(r: Rule) -> u32 {
+    RULES.iter().position(|x| *x == r).unwrap_or(0) as u32
+}
+
+/// One row of the rule table: `[rule, tenantDenial | null, reason, allowed]`.
+pub type RuleRow = (&'static str, Option<&'static str>, &'static str, bool);
+
+/// The table that decodes rule codes.
+pub fn rule_table() -> Vec<RuleRow> {
+    RULES
+        .iter()
+        .map(|r| (rule_name(*r), denial_name(*r), r.describe(), r.allows()))
+        .collect()
 }

@@ -1,6 +1,7 @@
 // capstan for Node (CommonJS); the WebAssembly module loads synchronously on require.
 "use strict";
 const wasm = require("./capstan_wasm.js");
+require("./extras.cjs").install(wasm.Engine);
 
 /**
  * The error every Capstan call throws: an `Error` with a stable `code`.

@@ -1,6 +1,11 @@
 // capstan for browsers and bundlers (ES module). Call `await init()` once before `Engine`.
+import { Engine } from "./capstan_wasm.js";
+import { install } from "./extras.js";
+
 export * from "./capstan_wasm.js";
 export { default as init, initSync } from "./capstan_wasm.js";
+
+install(Engine);
 
 /**
  * The error every Capstan call throws: an `Error` with a stable `code`.

@@ -185,3 +185,23 @@ test("the public TypeScript surface has no `any`", async () => {
     }
   }
 });
+
+test("effectivePermissions (decoded in JS) agrees with hasCapability, also after edits", () => {
+  const e = Engine.fromObject(site);
+  const at = { at: "2029-01-01T00:00:00Z" };
+  const check = () => {
+    for (const user of [0, 2, 10, 99]) {
+      for (const p of e.effectivePermissions(user, 3, at)) {
+        assert.equal(p.allowed, e.hasCapability(user, p.capability, 3, at), `${user} ${p.capability}`);
+        assert.equal(p.capabilityId, e.capabilityId(p.capability));
+        assert.equal(typeof p.reason, "string");
+      }
+    }
+  };
+  check();
+  e.apply({ op: "put_capability", capability: { name: "mod/quiz:attempt", captype: "write", contextlevel: "module" } });
+  e.apply({ op: "set_permission", role: 5, context: 1, capability: "mod/quiz:attempt", permission: "allow" });
+  check();
+  assert.ok(e.effectivePermissions(10, 3, at).some((p) => p.capability === "mod/quiz:attempt" && p.allowed));
+  assert.equal(e.effectivePermissions(2, 3, at)[0].rule, "site_admin");
+});
