@@ -134,7 +134,7 @@ fn id(v: f64, what: &str) -> Result<u32, JsValue> {
     } else {
         Err(error(
             "bad_argument",
-            &format!("{what} must be a non-negative integer id, got {v}"),
+            &format!("{what} must be a non-negative integer id below 2^32"),
         ))
     }
 }
@@ -345,13 +345,9 @@ impl Engine {
         #[wasm_bindgen(unchecked_optional_param_type = "number[]")] roles: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
         let roles: Option<Vec<RoleId>> = if let Some(roles) = roles.filter(|r| !r.is_null()) {
-            let ids: Vec<f64> = from_js(&roles)
+            let ids: Vec<u32> = from_js(&roles)
                 .map_err(|_| error("bad_argument", "`roles` must be an array of role ids"))?;
-            Some(
-                ids.into_iter()
-                    .map(|r| id(r, "role").map(RoleId))
-                    .collect::<Result<_, _>>()?,
-            )
+            Some(ids.into_iter().map(RoleId).collect())
         } else {
             None
         };

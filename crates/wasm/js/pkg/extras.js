@@ -2,7 +2,8 @@
 // Answers made of many small records are decoded here from packed arrays: building objects in JS
 // is far cheaper than building them across the WebAssembly boundary.
 export function install(Engine) {
-  const table = Engine.ruleTable();
+  // Read lazily: in the web build the module is not instantiated until `init()` resolves.
+  let table;
   const names = new WeakMap();
   const namesOf = (engine) => {
     let n = names.get(engine);
@@ -23,6 +24,7 @@ export function install(Engine) {
   Engine.prototype.effectivePermissions = function (user, context, opts) {
     const packed = this.effectivePermissionsPacked(user, context, opts);
     const n = namesOf(this);
+    table ??= Engine.ruleTable();
     const out = new Array(packed.length / 2);
     for (let i = 0, j = 0; i < packed.length; i += 2, j++) {
       const id = packed[i];
