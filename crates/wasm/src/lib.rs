@@ -368,14 +368,9 @@ impl Engine {
         context: f64,
         #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<bool, JsValue> {
-        let opts = self.options(opts.as_ref())?;
+        let (actor, role, context, at) = self.role_question(actor, role, context, opts.as_ref())?;
         self.inner
-            .can_assign(
-                UserId(id(actor, "actor")?),
-                RoleId(id(role, "role")?),
-                ContextId(id(context, "context")?),
-                opts.at,
-            )
+            .can_assign(actor, role, context, at)
             .map_err(query_error)
     }
 
@@ -389,15 +384,9 @@ impl Engine {
         capability: Option<String>,
         #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<bool, JsValue> {
-        let opts = self.options(opts.as_ref())?;
+        let (actor, role, context, at) = self.role_question(actor, role, context, opts.as_ref())?;
         self.inner
-            .can_override(
-                UserId(id(actor, "actor")?),
-                RoleId(id(role, "role")?),
-                ContextId(id(context, "context")?),
-                capability.as_deref(),
-                opts.at,
-            )
+            .can_override(actor, role, context, capability.as_deref(), at)
             .map_err(query_error)
     }
 
@@ -410,14 +399,9 @@ impl Engine {
         context: f64,
         #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
     ) -> Result<bool, JsValue> {
-        let opts = self.options(opts.as_ref())?;
+        let (actor, role, context, at) = self.role_question(actor, role, context, opts.as_ref())?;
         self.inner
-            .can_switch(
-                UserId(id(actor, "actor")?),
-                RoleId(id(role, "role")?),
-                ContextId(id(context, "context")?),
-                opts.at,
-            )
+            .can_switch(actor, role, context, at)
             .map_err(query_error)
     }
 
@@ -635,6 +619,22 @@ impl Engine {
             instant(&at)?
         };
         Ok(CheckOptions { doanything, at })
+    }
+
+    /// The arguments of the role-management questions, checked.
+    fn role_question(
+        &self,
+        actor: f64,
+        role: f64,
+        context: f64,
+        opts: Option<&JsValue>,
+    ) -> Result<(UserId, RoleId, ContextId, Timestamp), JsValue> {
+        Ok((
+            UserId(id(actor, "actor")?),
+            RoleId(id(role, "role")?),
+            ContextId(id(context, "context")?),
+            self.options(opts)?.at,
+        ))
     }
 
     fn users_detail(
