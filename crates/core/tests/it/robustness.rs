@@ -133,3 +133,39 @@ proptest! {
             }
     }
 }
+
+fn preset_site() -> Engine {
+    let text =
+        std::fs::read_to_string(crate::conformance::corpus_dir().join("hand/basics.json")).unwrap();
+    Engine::from_json(&text).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, failure_persistence: None, .. ProptestConfig::default() })]
+
+    /// Arbitrary text and mutated real presets: an import report or a coded error, never a
+    /// panic, and a refused import changes nothing.
+    #[test]
+    fn preset_import_never_panics(text in ".{0,300}", role in 1u32..12, cut in any::<usize>(), pos in any::<usize>(), byte in any::<u8>()) {
+        let mut engine = preset_site();
+        let before = engine.to_json();
+        if let Err(e) = engine.import_preset(&text, None) {
+            prop_assert!(!e.code().is_empty());
+            prop_assert_eq!(&before, &engine.to_json());
+        }
+        let xml = engine.export_preset(RoleId(role)).unwrap();
+        let mut bytes = xml.into_bytes();
+        let p = pos % bytes.len();
+        if byte.is_ascii() {
+            bytes[p] = byte;
+        }
+        bytes.truncate(bytes.len() - cut % (bytes.len() / 4 + 1));
+        if let Ok(mutated) = String::from_utf8(bytes) {
+            let before = engine.to_json();
+            if let Err(e) = engine.import_preset(&mutated, None) {
+                prop_assert!(!e.code().is_empty());
+                prop_assert_eq!(&before, &engine.to_json());
+            }
+        }
+    }
+}
