@@ -101,6 +101,24 @@ fn benches(c: &mut Criterion) {
         })
     });
     let mut i = 0usize;
+    c.bench_function("check/random_context_one_user", |b| {
+        b.iter(|| {
+            let (_, cap, _, x) = &m.triples[i % m.triples.len()];
+            let u = m.triples[0].0;
+            i += 1;
+            black_box(m.engine.check(u, *cap, *x, opts).unwrap())
+        })
+    });
+    let mut i = 0usize;
+    c.bench_function("check/random_user_one_context", |b| {
+        b.iter(|| {
+            let (u, cap, _, _) = &m.triples[i % m.triples.len()];
+            let x = m.triples[0].3;
+            i += 1;
+            black_box(m.engine.check(*u, *cap, x, opts).unwrap())
+        })
+    });
+    let mut i = 0usize;
     c.bench_function("has_capability/by_name", |b| {
         b.iter(|| {
             let (u, _, cap, x) = &m.triples[i % m.triples.len()];
