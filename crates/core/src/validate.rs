@@ -206,11 +206,9 @@ impl Tree {
                 let Some(c) = site.contexts.get(i) else {
                     continue;
                 };
-                let (eff, by_rule) = match own(c) {
-                    Some(t) => (t, true),
-                    None => (base, false),
-                };
-                let _ = by_rule;
+                // Its own tenant (tenant context, tenant category, member's user context),
+                // else its parent's.
+                let eff = own(c).unwrap_or(base);
                 let mismatch = c.tenant.is_some() && c.tenant != eff;
                 if let Some(m) = tree.mismatched.get_mut(i) {
                     *m = mismatch;
