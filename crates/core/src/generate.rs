@@ -86,56 +86,166 @@ impl Rng {
     }
 }
 
-const COMPONENTS: [&str; 12] = [
-    "moodle",
-    "mod",
-    "block",
-    "report",
-    "tool",
-    "local",
-    "enrol",
-    "totara",
-    "gradereport",
-    "repository",
-    "auth",
-    "booktool",
+/// Components with plausible areas, as in Moodle's and Totara's `component/area:action` names.
+const AREAS_BY_COMPONENT: [(&str, &[&str]); 10] = [
+    (
+        "moodle",
+        &[
+            "course",
+            "site",
+            "user",
+            "role",
+            "grade",
+            "calendar",
+            "backup",
+            "restore",
+            "badges",
+            "cohort",
+            "question",
+            "competency",
+            "blog",
+            "notes",
+            "tag",
+            "comment",
+        ],
+    ),
+    (
+        "mod",
+        &[
+            "forum",
+            "quiz",
+            "assign",
+            "page",
+            "book",
+            "glossary",
+            "wiki",
+            "lesson",
+            "scorm",
+            "workshop",
+            "data",
+            "choice",
+            "feedback",
+            "lti",
+            "url",
+            "resource",
+            "folder",
+            "facetoface",
+        ],
+    ),
+    (
+        "block",
+        &[
+            "html",
+            "navigation",
+            "calendar_month",
+            "online_users",
+            "recent_activity",
+            "rss_client",
+        ],
+    ),
+    (
+        "report",
+        &["log", "outline", "participation", "progress", "completion"],
+    ),
+    (
+        "tool",
+        &[
+            "uploaduser",
+            "dataprivacy",
+            "policy",
+            "monitor",
+            "recyclebin",
+        ],
+    ),
+    (
+        "totara",
+        &[
+            "program",
+            "certification",
+            "job",
+            "dashboard",
+            "reportbuilder",
+            "plan",
+            "tenant",
+        ],
+    ),
+    ("enrol", &["self", "manual", "cohort", "guest", "meta"]),
+    ("gradereport", &["grader", "user", "overview", "history"]),
+    ("repository", &["upload", "recent", "url", "filesystem"]),
+    ("local", &["capstan", "reports"]),
 ];
-const AREAS: [&str; 16] = [
-    "course",
-    "forum",
-    "quiz",
-    "assign",
-    "user",
-    "site",
-    "role",
-    "grade",
-    "calendar",
-    "program",
-    "backup",
-    "badges",
-    "cohort",
-    "question",
-    "page",
-    "competency",
-];
-const ACTIONS: [&str; 16] = [
+const ACTIONS: [&str; 24] = [
     "view",
-    "update",
-    "manage",
     "addinstance",
+    "manage",
+    "viewhidden",
+    "update",
     "delete",
+    "create",
+    "edit",
     "export",
     "grade",
     "submit",
-    "viewhidden",
-    "create",
-    "edit",
-    "config",
-    "replypost",
     "attempt",
     "review",
-    "assign",
+    "replypost",
+    "startdiscussion",
+    "viewall",
+    "config",
+    "use",
+    "approve",
+    "rate",
+    "deleteany",
+    "editown",
+    "viewparticipants",
+    "receivenotifications",
 ];
+
+/// Shortnames of the custom (archetype-less) roles, in order.
+const CUSTOM_ROLES: [&str; 6] = [
+    "reviewer",
+    "parent",
+    "observer",
+    "mentor",
+    "assessor",
+    "librarian",
+];
+
+fn gcd(a: usize, b: usize) -> usize {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// The `n`th synthetic capability name, unique for every `n`: the (component, area, action)
+/// combinations are visited in a scrambled but fixed order (a multiplicative permutation), so
+/// the first few hundred names spread over every component; past the last combination a
+/// number keeps them unique. Also returns the component (its level follows from it).
+fn capability_name(n: usize) -> (String, &'static str) {
+    let pairs: Vec<(&'static str, &'static str)> = AREAS_BY_COMPONENT
+        .iter()
+        .flat_map(|(c, areas)| areas.iter().map(move |a| (*c, *a)))
+        .collect();
+    let total = pairs.len() * ACTIONS.len();
+    if total == 0 {
+        return (format!("local/capstan:cap{n}"), "local");
+    }
+    let mut step = total * 2 / 5 + 1;
+    while gcd(step, total) != 1 {
+        step += 1;
+    }
+    let idx = (n % total) * step % total;
+    let (component, area) = pairs
+        .get(idx / ACTIONS.len())
+        .copied()
+        .unwrap_or(("local", "capstan"));
+    let action = ACTIONS.get(idx % ACTIONS.len()).copied().unwrap_or("view");
+    let round = n / total;
+    let name = if round == 0 {
+        format!("{component}/{area}:{action}")
+    } else {
+        format!("{component}/{area}:{action}{round}")
+    };
+    (name, component)
+}
 
 fn capitalise(s: &str) -> String {
     let mut chars = s.chars();
@@ -210,23 +320,16 @@ pub fn generate(o: &GenerateOptions) -> Site {
             risks: risks.iter().copied().collect(),
         });
     }
+    let mut names: std::collections::HashSet<String> =
+        caps.iter().map(|c| c.name.clone()).collect();
     let mut n = 0usize;
     while caps.len() < o.capabilities {
-        let c = COMPONENTS
-            .get(n % COMPONENTS.len())
-            .copied()
-            .unwrap_or("local");
-        let a = AREAS
-            .get((n / COMPONENTS.len()) % AREAS.len())
-            .copied()
-            .unwrap_or("x");
-        let act = ACTIONS
-            .get((n / 7) % ACTIONS.len())
-            .copied()
-            .unwrap_or("view");
-        let name = format!("{c}/{a}:{act}{n}");
+        let (name, component) = capability_name(n);
         n += 1;
-        let level = r
+        if !names.insert(name.clone()) {
+            continue;
+        }
+        let drawn = r
             .pick(&[
                 ContextLevel::System,
                 ContextLevel::User,
@@ -238,6 +341,12 @@ pub fn generate(o: &GenerateOptions) -> Site {
                 ContextLevel::Block,
             ])
             .unwrap_or(ContextLevel::Course);
+        // Activity and block capabilities live at their own levels, as in Moodle.
+        let level = match component {
+            "mod" => ContextLevel::Module,
+            "block" => ContextLevel::Block,
+            _ => drawn,
+        };
         caps.push(Capability {
             name,
             captype: if r.chance(40) {
@@ -305,11 +414,21 @@ pub fn generate(o: &GenerateOptions) -> Site {
         let id = RoleId(i as u32 + 1);
         let (shortname, archetype, levels) = match archetypes.get(i) {
             Some((s, a, l)) => ((*s).to_string(), *a, l.to_vec()),
-            None => (
-                format!("custom{i}"),
-                None,
-                vec![ContextLevel::Coursecat, ContextLevel::Course],
-            ),
+            // Custom roles, as sites make them: a parent/mentor role at user contexts (Moodle's
+            // "parent" recipe), reviewers and the like in categories and courses.
+            None => match CUSTOM_ROLES.get(i.saturating_sub(archetypes.len())) {
+                Some(&"parent") => ("parent".to_string(), None, vec![ContextLevel::User]),
+                Some(name) => (
+                    (*name).to_string(),
+                    None,
+                    vec![ContextLevel::Coursecat, ContextLevel::Course],
+                ),
+                None => (
+                    format!("custom{i}"),
+                    None,
+                    vec![ContextLevel::Coursecat, ContextLevel::Course],
+                ),
+            },
         };
         site.roles.push(Role {
             id,
@@ -326,27 +445,71 @@ pub fn generate(o: &GenerateOptions) -> Site {
         });
     }
     let all_roles: Vec<RoleId> = site.roles.iter().map(|r| r.id).collect();
-    let teaching: Vec<RoleId> = all_roles
+    // Moodle's default allow matrices (admin/roles/allow.php), by archetype.
+    let of = |wanted: &[Archetype]| -> Vec<RoleId> {
+        site.roles
+            .iter()
+            .filter(|r| r.archetype.is_some_and(|a| wanted.contains(&a)))
+            .map(|r| r.id)
+            .collect()
+    };
+    use Archetype as A;
+    let course_roles = of(&[A::Editingteacher, A::Teacher, A::Student]);
+    let manager_assigns = of(&[
+        A::Manager,
+        A::Coursecreator,
+        A::Editingteacher,
+        A::Teacher,
+        A::Student,
+    ]);
+    let switchable = of(&[A::Editingteacher, A::Teacher, A::Student, A::Guest]);
+    let below_editing = of(&[A::Teacher, A::Student]);
+    let below_editing_and_guest = of(&[A::Teacher, A::Student, A::Guest]);
+    let student_and_guest = of(&[A::Student, A::Guest]);
+    let viewable: Vec<RoleId> = site
+        .roles
         .iter()
-        .copied()
-        .filter(|r| matches!(r.0, 3..=5))
+        .filter(|r| !matches!(r.archetype, Some(A::Guest | A::User | A::Frontpage)))
+        .map(|r| r.id)
         .collect();
     for role in site.roles.iter_mut() {
-        match role.archetype {
-            Some(Archetype::Manager) => {
-                role.allow_assign = all_roles.iter().copied().filter(|r| r.0 != 1).collect();
-                role.allow_override = all_roles.clone();
-                role.allow_switch = teaching.clone();
-                role.allow_view = all_roles.clone();
+        let (assign, override_, switch, view) = match role.archetype {
+            Some(A::Manager) => (
+                manager_assigns.clone(),
+                all_roles.clone(),
+                switchable.clone(),
+                all_roles.clone(),
+            ),
+            Some(A::Coursecreator) => (Vec::new(), Vec::new(), Vec::new(), viewable.clone()),
+            Some(A::Editingteacher) => (
+                below_editing.clone(),
+                below_editing_and_guest.clone(),
+                below_editing_and_guest.clone(),
+                viewable.clone(),
+            ),
+            Some(A::Teacher) => (
+                Vec::new(),
+                Vec::new(),
+                student_and_guest.clone(),
+                viewable.clone(),
+            ),
+            Some(A::Tenantdomainmanager) => (
+                course_roles.clone(),
+                below_editing.clone(),
+                switchable.clone(),
+                viewable.clone(),
+            ),
+            Some(A::Student | A::Tenantusermanager) | None => {
+                (Vec::new(), Vec::new(), Vec::new(), viewable.clone())
             }
-            Some(Archetype::Editingteacher) => {
-                role.allow_assign = teaching.iter().copied().filter(|r| r.0 != 3).collect();
-                role.allow_override = teaching.clone();
-                role.allow_switch = teaching.clone();
-                role.allow_view = teaching.clone();
+            Some(A::Guest | A::User | A::Frontpage) => {
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new())
             }
-            _ => {}
-        }
+        };
+        role.allow_assign = assign;
+        role.allow_override = override_;
+        role.allow_switch = switch;
+        role.allow_view = view;
     }
 
     // Contexts.
@@ -629,11 +792,24 @@ pub fn generate(o: &GenerateOptions) -> Site {
             source,
         });
     }
-    // A few role switches.
+    // A few role switches, by site-level users in site-level courses (Totara allows no
+    // switching in tenant contexts or for tenant members).
+    let site_level_users: Vec<u32> = site
+        .users
+        .iter()
+        .skip(2)
+        .filter(|u| !u.deleted && u.tenant.is_none())
+        .map(|u| u.id.0)
+        .collect();
+    let site_courses: Vec<u32> = courses
+        .iter()
+        .filter(|c| c.1.is_none() && c.0 != frontpage)
+        .map(|c| c.0)
+        .collect();
     for i in 0..(o.users / 500).min(20) {
         let (Some(user), Some(ctx)) = (
-            assignable.get(i * 7 % assignable.len().max(1)),
-            r.pick(&course_ids),
+            site_level_users.get(i * 7 % site_level_users.len().max(1)),
+            r.pick(&site_courses),
         ) else {
             break;
         };
@@ -656,6 +832,15 @@ pub fn generate(o: &GenerateOptions) -> Site {
             .find(|r| r.shortname == name)
             .map(|r| r.id)
     };
+    // Two site admins: the `admin` account and the first active site-level user after it.
+    let site_admins: Vec<UserId> = site
+        .users
+        .iter()
+        .skip(1)
+        .filter(|u| !u.deleted && !u.suspended && u.tenant.is_none())
+        .map(|u| u.id)
+        .take(2)
+        .collect();
     site.settings = Settings {
         default_user_role: role_named("user"),
         guest_role: role_named("guest"),
@@ -663,11 +848,7 @@ pub fn generate(o: &GenerateOptions) -> Site {
         default_frontpage_role: role_named("frontpage"),
         frontpage_context: Some(ContextId(frontpage)),
         guest_user: (o.users >= 1).then_some(UserId(1)),
-        site_admins: if o.users >= 2 {
-            vec![UserId(2)]
-        } else {
-            Vec::new()
-        },
+        site_admins,
         force_login: false,
         context_locking: true,
         context_lock_applies_to_admin: true,
@@ -681,16 +862,20 @@ pub fn generate(o: &GenerateOptions) -> Site {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::validate;
+    use crate::validate::{is_valid_capability_name, validate};
 
     #[test]
     fn sites_are_valid_for_any_size() {
         for seed in 0..6 {
             for (contexts, users, caps, roles, tenants) in [
+                (0, 0, 0, 0, 0),
+                (1, 1, 1, 1, 0),
                 (10, 3, 5, 2, 0),
+                (10, 3, 5, 12, 2),
                 (50, 10, 12, 12, 1),
                 (400, 60, 40, 10, 2),
                 (3, 1, 1, 1, 3),
+                (2_000, 600, 120, 16, 3),
             ] {
                 let o = GenerateOptions {
                     contexts,
@@ -705,8 +890,13 @@ mod tests {
                 let site = generate(&o);
                 let issues = validate(&site);
                 assert!(issues.is_empty(), "{o:?}: {issues:?}");
+                assert!(site.contexts.len() >= contexts);
+                assert_eq!(site.users.len(), users);
+                assert_eq!(site.capabilities.len(), caps);
             }
         }
+        let small = generate(&GenerateOptions::small());
+        assert!(validate(&small).is_empty());
     }
 
     #[test]
@@ -721,31 +911,121 @@ mod tests {
     }
 
     #[test]
+    fn capability_names_are_unique_and_well_formed() {
+        let names: Vec<String> = (0..5_000).map(|n| capability_name(n).0).collect();
+        let unique: std::collections::HashSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), names.len());
+        assert!(
+            names.iter().all(|n| is_valid_capability_name(n)),
+            "{names:?}"
+        );
+        let site = generate(&GenerateOptions {
+            capabilities: 4_000,
+            ..GenerateOptions::small()
+        });
+        let unique: std::collections::HashSet<&str> =
+            site.capabilities.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(unique.len(), 4_000);
+        // The first few hundred read like real ones: no numbers, many components.
+        let large = generate(&GenerateOptions::large());
+        assert!(
+            large
+                .capabilities
+                .iter()
+                .all(|c| !c.name.ends_with(|ch: char| ch.is_ascii_digit()))
+        );
+        let components: std::collections::HashSet<&str> = large
+            .capabilities
+            .iter()
+            .filter_map(|c| c.name.split('/').next())
+            .collect();
+        assert!(components.len() >= 8, "{components:?}");
+        assert!(
+            large
+                .capabilities
+                .iter()
+                .filter(|c| c.name.starts_with("mod/"))
+                .all(|c| c.contextlevel == ContextLevel::Module)
+        );
+    }
+
+    #[test]
     fn large_site_has_the_advertised_shape() {
         let site = generate(&GenerateOptions::large());
         assert_eq!(site.contexts.len(), 100_000);
         assert_eq!(site.users.len(), 5_000);
         assert_eq!(site.capabilities.len(), 300);
         assert_eq!(site.roles.len(), 12);
+        assert_eq!(site.tenants.len(), 2);
         let overrides = site
             .permissions
             .iter()
             .filter(|p| p.context != ContextId(1))
             .count();
-        assert_eq!(overrides, 3_000);
-        assert_eq!(site.assignments.len(), 25_000);
-        let courses = site
-            .contexts
-            .iter()
-            .filter(|c| c.level == ContextLevel::Course)
-            .count();
+        assert!((2_700..=3_300).contains(&overrides), "{overrides}");
+        assert!(
+            (22_500..=27_500).contains(&site.assignments.len()),
+            "{}",
+            site.assignments.len()
+        );
+        let count = |level| site.contexts.iter().filter(|c| c.level == level).count();
+        let courses = count(ContextLevel::Course);
         assert!((1_900..=2_100).contains(&courses), "{courses}");
-        let cats = site
-            .contexts
-            .iter()
-            .filter(|c| c.level == ContextLevel::Coursecat)
-            .count();
+        let cats = count(ContextLevel::Coursecat);
         assert!((140..=160).contains(&cats), "{cats}");
+        assert!(count(ContextLevel::Program) > 0);
+        assert_eq!(count(ContextLevel::User), 5_000);
+        assert!(count(ContextLevel::Module) > count(ContextLevel::Block));
+        assert!(count(ContextLevel::Block) > 10_000);
+
+        // The features the brief asks for are all there.
+        let ctx = |id: ContextId| site.contexts.iter().find(|c| c.id == id);
+        assert!(site.contexts.iter().any(|c| {
+            c.level == ContextLevel::Coursecat
+                && c.parent
+                    .and_then(ctx)
+                    .is_some_and(|p| p.level == ContextLevel::Coursecat)
+        }));
+        let members: Vec<&User> = site.users.iter().filter(|u| u.tenant.is_some()).collect();
+        assert!(members.len() > 500);
+        for m in &members {
+            let uc = site
+                .contexts
+                .iter()
+                .find(|c| c.instance == Some(m.id))
+                .and_then(|c| c.parent);
+            let tenant = site.tenants.iter().find(|t| Some(t.id) == m.tenant);
+            assert_eq!(uc, tenant.map(|t| t.context));
+        }
+        assert!(
+            site.assignments
+                .iter()
+                .any(|a| a.source == Source::Audience)
+        );
+        assert!(site.assignments.iter().any(|a| a.until.is_some()));
+        assert!(!site.switches.is_empty());
+        assert!(!site.program_courses.is_empty());
+        assert_eq!(site.settings.site_admins.len(), 2);
+        assert!(site.settings.site_admins.iter().all(|a| {
+            site.users
+                .iter()
+                .any(|u| u.id == *a && u.tenant.is_none() && !u.deleted)
+        }));
+        assert!(site.settings.multitenancy);
+        let role = |id: Option<RoleId>| {
+            site.roles
+                .iter()
+                .find(|r| Some(r.id) == id)
+                .and_then(|r| r.archetype)
+        };
+        assert_eq!(role(site.settings.default_user_role), Some(Archetype::User));
+        assert_eq!(role(site.settings.guest_role), Some(Archetype::Guest));
+        assert_eq!(
+            role(site.settings.default_frontpage_role),
+            Some(Archetype::Frontpage)
+        );
+        let teacher = site.roles.iter().find(|r| r.shortname == "editingteacher");
+        assert!(teacher.is_some_and(|t| !t.allow_assign.is_empty() && !t.allow_switch.is_empty()));
         assert!(validate(&site).is_empty());
     }
 }
