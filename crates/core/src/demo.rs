@@ -1,0 +1,224 @@
+//! The demo site: what the admin app and a fresh server show at first start.
+//!
+//! A generated site ([`crate::generate`]) of a realistic size (about a thousand contexts,
+//! 300 users, 100 capabilities with risks, two tenants, courses and programs), given the
+//! names a Totara site would have, plus the capabilities the admin surfaces enforce
+//! (`moodle/role:manage`, `capstan/support:grant`). Pure and deterministic.
+
+use crate::generate::{GenerateOptions, generate};
+use crate::model::*;
+
+/// The options of the demo site.
+pub fn demo_options() -> GenerateOptions {
+    GenerateOptions {
+        contexts: 1_200,
+        users: 300,
+        capabilities: 100,
+        roles: 12,
+        overrides: 150,
+        assignments: 900,
+        tenants: 2,
+        seed: 7,
+    }
+}
+
+/// Capabilities the server and the admin app consult besides those of the resolver.
+pub const ADMIN_CAPABILITIES: [(&str, ContextLevel, &[Risk]); 2] = [
+    (
+        "moodle/role:manage",
+        ContextLevel::System,
+        &[Risk::Config, Risk::Managetrust],
+    ),
+    (
+        "capstan/support:grant",
+        ContextLevel::System,
+        &[Risk::Config, Risk::Managetrust, Risk::Personal],
+    ),
+];
+
+const TENANTS: [&str; 2] = ["Northwind Health", "Harbour College"];
+const FIRST: [&str; 24] = [
+    "Amelia", "Oliver", "Isla", "Noah", "Ava", "Leo", "Mia", "Arthur", "Grace", "Oscar", "Freya",
+    "Jack", "Sofia", "Ethan", "Chloe", "Lucas", "Ruby", "Mason", "Zara", "Henry", "Nora", "Felix",
+    "Aisha", "Tomas",
+];
+const LAST: [&str; 20] = [
+    "Smith", "Nguyen", "Patel", "Garcia", "Kowalski", "Okafor", "Müller", "Rossi", "Tanaka",
+    "Silva", "Dubois", "Hansen", "O'Brien", "Novak", "Khan", "Moreau", "Jensen", "Costa",
+    "Ivanova", "Walker",
+];
+const SUBJECTS: [&str; 24] = [
+    "Workplace safety",
+    "Data protection essentials",
+    "Infection control",
+    "Leadership foundations",
+    "Customer care",
+    "Clinical documentation",
+    "Manual handling",
+    "Fire awareness",
+    "Equality and diversity",
+    "Project management",
+    "Introduction to statistics",
+    "Academic writing",
+    "Financial literacy",
+    "First aid at work",
+    "Cyber security basics",
+    "Coaching skills",
+    "Safeguarding adults",
+    "Medication management",
+    "Time management",
+    "Negotiation skills",
+    "Sustainability at work",
+    "Effective meetings",
+    "Conflict resolution",
+    "Presentation skills",
+];
+const CATEGORIES: [&str; 8] = [
+    "Compliance",
+    "Clinical skills",
+    "Leadership",
+    "Professional development",
+    "Induction",
+    "Digital skills",
+    "Health and safety",
+    "Languages",
+];
+const PROGRAMS: [&str; 6] = [
+    "New starter programme",
+    "Annual compliance certification",
+    "Management pathway",
+    "Clinical certification",
+    "Graduate programme",
+    "Team leader pathway",
+];
+
+fn pick<'a>(list: &[&'a str], i: usize) -> &'a str {
+    list.get(i % list.len().max(1)).copied().unwrap_or("")
+}
+
+/// The demo site: valid, deterministic, with real-looking names.
+pub fn demo_site() -> Site {
+    let mut site = generate(&demo_options());
+    for cap in ADMIN_CAPABILITIES {
+        site.capabilities.push(Capability {
+            name: cap.0.to_string(),
+            captype: CapType::Write,
+            contextlevel: cap.1,
+            risks: cap.2.iter().copied().collect(),
+        });
+    }
+    if let Some(manager) = site
+        .roles
+        .iter()
+        .find(|r| r.archetype == Some(Archetype::Manager))
+        .map(|r| r.id)
+    {
+        let system = site
+            .contexts
+            .iter()
+            .find(|c| c.level == ContextLevel::System)
+            .map(|c| c.id);
+        if let Some(system) = system {
+            site.permissions.push(PermissionRow {
+                role: manager,
+                context: system,
+                capability: "moodle/role:manage".into(),
+                permission: Permission::Allow,
+            });
+        }
+    }
+    for (i, t) in site.tenants.iter_mut().enumerate() {
+        t.name = Some(pick(&TENANTS, i).to_string());
+    }
+    let tenant_names: Vec<(ContextId, ContextId, String)> = site
+        .tenants
+        .iter()
+        .map(|t| (t.context, t.category, t.name.clone().unwrap_or_default()))
+        .collect();
+    let (mut cat, mut course, mut program) = (0usize, 0usize, 0usize);
+    for c in site.contexts.iter_mut() {
+        if let Some((_, _, name)) = tenant_names.iter().find(|t| t.0 == c.id) {
+            c.name = Some(name.clone());
+            continue;
+        }
+        if let Some((_, _, name)) = tenant_names.iter().find(|t| t.1 == c.id) {
+            c.name = Some(format!("{name} learning"));
+            continue;
+        }
+        match c.level {
+            ContextLevel::Coursecat => {
+                let round = cat / CATEGORIES.len();
+                let base = pick(&CATEGORIES, cat);
+                c.name = Some(if round == 0 {
+                    base.to_string()
+                } else {
+                    format!("{base} {}", round + 1)
+                });
+                cat += 1;
+            }
+            ContextLevel::Course if c.name.as_deref() != Some("Front page") => {
+                let round = course / SUBJECTS.len();
+                let base = pick(&SUBJECTS, course);
+                c.name = Some(if round == 0 {
+                    base.to_string()
+                } else {
+                    format!("{base} ({})", 2020 + round)
+                });
+                course += 1;
+            }
+            ContextLevel::Program => {
+                c.name = Some(format!("{} {}", pick(&PROGRAMS, program), program + 1));
+                program += 1;
+            }
+            _ => {}
+        }
+    }
+    for (i, u) in site.users.iter_mut().enumerate().skip(2) {
+        let first = pick(&FIRST, i * 7);
+        let last = pick(&LAST, i * 13 / 3);
+        u.fullname = Some(format!("{first} {last}"));
+        let slug: String = format!("{first}.{last}{i}")
+            .to_lowercase()
+            .chars()
+            .filter(|ch| ch.is_ascii_alphanumeric() || *ch == '.')
+            .collect();
+        u.username = slug.clone();
+        u.email = Some(format!("{slug}@example.org"));
+    }
+    if let Some(admin) = site.users.get_mut(1) {
+        admin.fullname = Some("Site Administrator".into());
+    }
+    site
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::validate;
+
+    #[test]
+    fn demo_site_is_valid_and_realistic() {
+        let site = demo_site();
+        assert!(validate(&site).is_empty(), "{:?}", validate(&site));
+        assert_eq!(site.tenants.len(), 2);
+        assert!(site.users.len() >= 300);
+        assert!(site.capabilities.len() >= 100);
+        assert!(
+            site.contexts
+                .iter()
+                .any(|c| c.level == ContextLevel::Program)
+        );
+        assert!(
+            site.capabilities
+                .iter()
+                .filter(|c| c.risks != RiskSet::default())
+                .count()
+                > 10
+        );
+        let mut names: Vec<&str> = site.users.iter().map(|u| u.username.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), site.users.len(), "usernames are unique");
+        assert_eq!(demo_site(), site, "deterministic");
+    }
+}
