@@ -457,6 +457,23 @@ impl Engine {
         Ok(Engine::compile(site))
     }
 
+    /// A site with nothing but the system context (id 1): a starting point that needs no
+    /// validation.
+    pub fn minimal() -> Engine {
+        let mut site = Site::default();
+        site.contexts.push(Context {
+            id: ContextId(1),
+            level: ContextLevel::System,
+            parent: None,
+            tenant: None,
+            instance: None,
+            locked: false,
+            visible: true,
+            name: Some("Site".into()),
+        });
+        Engine::compile(site)
+    }
+
     /// The site as it now stands (edits included).
     pub fn site(&self) -> Site {
         let mut site = self.site.clone();
@@ -1269,6 +1286,76 @@ impl Engine {
     }
 
     /// Every permission row, definitions first, in a stable order.
+    /// The value of a capability in a role's definition (its row at the system context).
+    pub fn definition(&self, role: RoleId, capability: &str) -> Option<Permission> {
+        let r = self.role_index.get(role.0)?;
+        let c = *self.cap_index.get(capability)?;
+        self.defs.get(r as usize)?.get(c as usize).copied().flatten()
+    }
+
+    /// The overrides set in one context (not inherited ones), as permission rows.
+    pub fn overrides_in(&self, context: ContextId) -> Vec<PermissionRow> {
+        let Some(ci) = self.ctx_index.get(context.0) else {
+            return Vec::new();
+        };
+        if ci == self.system {
+            return Vec::new();
+        }
+        self.overrides
+            .get(ci as usize)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|o| {
+                        Some(PermissionRow {
+                            role: self.roles.get(o.role as usize)?.id,
+                            context,
+                            capability: self.caps.get(o.cap as usize)?.name.clone(),
+                            permission: o.perm,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The role assignments made in one context, by user.
+    pub fn assignments_at(&self, context: ContextId) -> Vec<Assignment> {
+        let Some(ci) = self.ctx_index.get(context.0) else {
+            return Vec::new();
+        };
+        let mut rows = Vec::new();
+        for u in &self.users {
+            for g in u.grants.iter().filter(|g| g.ctx == ci) {
+                if let Some(role) = self.roles.get(g.role as usize) {
+                    rows.push(Assignment {
+                        user: u.id,
+                        role: role.id,
+                        context,
+                        from: g.from,
+                        until: g.until,
+                        source: g.source,
+                    });
+                }
+            }
+        }
+        rows
+    }
+
+    /// Every role assignment of the site.
+    pub fn assignments(&self) -> Vec<Assignment> {
+        self.assignment_rows()
+    }
+
+    /// Every role switch in force.
+    pub fn switches(&self) -> Vec<Switch> {
+        self.switch_rows()
+    }
+
+    /// Every permission row: definitions (at the system context) and overrides.
+    pub fn permissions(&self) -> Vec<PermissionRow> {
+        self.permission_rows()
+    }
+
     pub(crate) fn permission_rows(&self) -> Vec<PermissionRow> {
         let mut rows = Vec::new();
         let sys = self.ctxs.get(self.system as usize).map(|c| c.id);

@@ -406,6 +406,21 @@ impl Engine {
         xml: &str,
         target: Option<RoleId>,
     ) -> Result<ImportReport, PresetError> {
+        let (ops, report) = self.preset_ops(xml, target)?;
+        self.apply_all(ops).map_err(|(_, e)| PresetError::Refused {
+            code: e.code(),
+            message: e.to_string(),
+        })?;
+        Ok(report)
+    }
+
+    /// The edits that [`Engine::import_preset`] would apply, and its report, without applying
+    /// them: for callers that journal or sync edits (the admin app, the server).
+    pub fn preset_ops(
+        &self,
+        xml: &str,
+        target: Option<RoleId>,
+    ) -> Result<(Vec<EditOp>, ImportReport), PresetError> {
         let p = parse_preset(xml)?;
         let existing = match target {
             Some(id) => Some(self.role(id).cloned().ok_or(PresetError::UnknownRole(id))?),
@@ -474,11 +489,7 @@ impl Engine {
             });
         }
         let permissions_set = ops.len() - 1;
-        self.apply_all(ops).map_err(|(_, e)| PresetError::Refused {
-            code: e.code(),
-            message: e.to_string(),
-        })?;
-        Ok(ImportReport {
+        let report = ImportReport {
             role: id,
             shortname: p.shortname,
             created,
@@ -486,7 +497,8 @@ impl Engine {
             unknown_capabilities,
             unknown_roles,
             unknown_levels: p.unknown_levels,
-        })
+        };
+        Ok((ops, report))
     }
 }
 

@@ -1,0 +1,226 @@
+//! The role × capability heat map and the live preview shown beside editors: the chosen user's
+//! effective permissions in a context, the items the user can see, and the heat map, all
+//! recomputed from the engine on every edit.
+
+use crate::route::use_router;
+use crate::store::{Store, perf_now, use_store};
+use crate::ui::{UserPicker, context_name, display_role, rule_text, user_name};
+use capstan_core::{
+    CheckOptions, ContextId, Engine, Permission, RoleId, UserId,
+};
+use leptos::prelude::*;
+use std::collections::HashMap;
+
+/// Each role's resolved value for every capability at a context: the most specific row on the
+/// path, a prohibit anywhere on the path winning (SEMANTICS.md §2 step 9 for one role).
+pub fn role_values(e: &Engine, ctx: ContextId) -> HashMap<(RoleId, String), Permission> {
+    let mut out: HashMap<(RoleId, String), Permission> = HashMap::new();
+    for row in e.permissions().into_iter().filter(|r| e.context(r.context).map(|c| c.parent.is_none()).unwrap_or(false)) {
+        out.insert((row.role, row.capability), row.permission);
+    }
+    let path = e.context_path(ctx).unwrap_or_default();
+    for c in path.iter().skip(1) {
+        for row in e.overrides_in(*c) {
+            let key = (row.role, row.capability);
+            let prohibited = out.get(&key) == Some(&Permission::Prohibit);
+            if !prohibited {
+                out.insert(key, row.permission);
+            }
+        }
+    }
+    out
+}
+
+/// The heat map page.
+#[component]
+pub fn HeatMapPage() -> impl IntoView {
+    let router = use_router();
+    let ctx = Memo::new(move |_| router.loc.with(|l| l.num("ctx")));
+    view! {
+        <h1>"Role × capability heat map"</h1>
+        <p>
+            "Each cell is a role's resolved value for a capability "
+            {move || match ctx.get() {
+                Some(c) => format!("in context {c} (definitions and overrides on its path)"),
+                None => "in its definition (system context)".into(),
+            }}
+            ". Green allow, amber prevent, red prohibit, grey not set. "
+            <a href="#/contexts">"Pick a context"</a>
+            " to see overrides."
+        </p>
+        <HeatMap context=Signal::derive(move || ctx.get().map(ContextId)) highlight=None/>
+    }
+}
+
+/// The heat map grid.
+#[component]
+pub fn HeatMap(
+    /// The context (the system context when none).
+    #[prop(into)]
+    context: Signal<Option<ContextId>>,
+    /// A role to highlight.
+    highlight: Option<RoleId>,
+) -> impl IntoView {
+    let store = use_store();
+    let lang = store.lang;
+    let data = Memo::new(move |_| {
+        store.with(|e| {
+            let ctx = context.get().unwrap_or_else(|| crate::pages::roles::system_context(e));
+            let values = role_values(e, ctx);
+            let roles = crate::pages::roles::ordered_roles(e);
+            let caps: Vec<String> = e.capabilities().iter().map(|c| c.name.clone()).collect();
+            let rows: Vec<(RoleId, String, Vec<u8>, usize)> = roles
+                .iter()
+                .map(|r| {
+                    let cells: Vec<u8> = caps
+                        .iter()
+                        .map(|c| match values.get(&(r.id, c.clone())) {
+                            None => 0,
+                            Some(Permission::Allow) => 1,
+                            Some(Permission::Prevent) => 2,
+                            Some(Permission::Prohibit) => 3,
+                        })
+                        .collect();
+                    let allowed = cells.iter().filter(|v| **v == 1).count();
+                    (r.id, display_role(r, &lang.get()), cells, allowed)
+                })
+                .collect();
+            (caps, rows)
+        })
+    });
+    view! {
+        <div class="heatmap" id="heatmap" data-rev=move || store.rev.get().to_string()>
+            {move || {
+                let (caps, rows) = data.get();
+                let caps = std::sync::Arc::new(caps);
+                rows.into_iter()
+                    .map(|(rid, name, cells, allowed)| {
+                        let caps = caps.clone();
+                        let label = format!("{name}: {allowed} of {} capabilities allowed", cells.len());
+                        view! {
+                            <div class="hm-row" class:hm-highlight=highlight == Some(rid) data-role=rid.0.to_string()>
+                                <span class="hm-label" title=name.clone()>{name.clone()}</span>
+                                <span class="hm-cells" role="img" aria-label=label>
+                                    {cells
+                                        .into_iter()
+                                        .enumerate()
+                                        .map(|(i, v)| {
+                                            let title = format!("{}: {}", caps.get(i).cloned().unwrap_or_default(), ["not set", "allow", "prevent", "prohibit"].get(v as usize).copied().unwrap_or(""));
+                                            view! { <i class=format!("hm hm{v}") title=title></i> }
+                                        })
+                                        .collect_view()}
+                                </span>
+                                <span class="hm-count">{allowed}</span>
+                            </div>
+                        }
+                    })
+                    .collect_view()
+            }}
+        </div>
+    }
+}
+
+/// Picks a sensible preview subject for a role: a user holding it and where.
+fn default_subject(e: &Engine, role: Option<RoleId>) -> (Option<u32>, Option<u32>) {
+    let a = e
+        .assignments()
+        .into_iter()
+        .find(|a| role.is_none_or(|r| a.role == r) && e.user(a.user).is_some_and(|u| !u.deleted && !u.suspended));
+    match a {
+        Some(a) => (Some(a.user.0), Some(a.context.0)),
+        None => (None, None),
+    }
+}
+
+/// The live preview: effective permissions of a user in a context, what the user can see, and
+/// the heat map; recomputed on every edit. The user and context are in the URL (`pu`, `pc`).
+#[component]
+pub fn LivePreview(
+    /// The role being edited (chooses the default subject and the highlighted heat-map row).
+    role: Option<RoleId>,
+) -> impl IntoView {
+    let store = use_store();
+    let router = use_router();
+    let defaults = store.with_untracked(|e| default_subject(e, role));
+    let user = Memo::new(move |_| router.loc.with(|l| l.num("pu")).or(defaults.0));
+    let ctx = Memo::new(move |_| router.loc.with(|l| l.num("pc")).or(defaults.1));
+    let on_user = Callback::new(move |u: u32| router.set_param("pu", &u.to_string()));
+    view! {
+        <h2>"Live preview"</h2>
+        <UserPicker store=store selected=Signal::derive(move || user.get()) on_pick=on_user label="User" id="preview-user"/>
+        <label for="preview-context">"Context id"</label>
+        <input
+            id="preview-context"
+            type="number"
+            min="1"
+            prop:value=move || ctx.get().map(|c| c.to_string()).unwrap_or_default()
+            on:change=move |ev| router.set_param("pc", &event_target_value(&ev))
+        />
+        <PreviewBody store=store user=user ctx=ctx/>
+        <h3>"Heat map"</h3>
+        <HeatMap context=Signal::derive(move || ctx.get().map(ContextId)) highlight=role/>
+    }
+}
+
+#[component]
+fn PreviewBody(store: Store, user: Memo<Option<u32>>, ctx: Memo<Option<u32>>) -> impl IntoView {
+    let body = Memo::new(move |_| {
+        let (Some(u), Some(c)) = (user.get(), ctx.get()) else {
+            return Err("Pick a user and a context.".to_string());
+        };
+        let at = crate::store::now();
+        store.with(|e| {
+            let perms = e
+                .effective_permissions(UserId(u), ContextId(c), CheckOptions::at(at))
+                .map_err(|err| format!("{err} (error[{}])", err.code()))?;
+            let allowed: Vec<String> = perms.iter().filter(|p| p.allowed).map(|p| p.capability.to_string()).collect();
+            let denied: Vec<(String, String)> = perms
+                .iter()
+                .filter(|p| !p.allowed)
+                .map(|p| (p.capability.to_string(), rule_text(p.rule)))
+                .collect();
+            let items = e.visible_items(UserId(u), at);
+            let visible = items.iter().filter(|i| i.visible).count();
+            Ok((
+                user_name(e, UserId(u)),
+                context_name(e, ContextId(c)),
+                allowed,
+                denied,
+                visible,
+                items.len(),
+                store.rev.get_untracked(),
+            ))
+        })
+    });
+    view! {
+        {move || match body.get() {
+            Err(msg) => view! { <p class="muted" id="preview">{msg}</p> }.into_any(),
+            Ok((who, whereat, allowed, denied, visible, total, rev)) => {
+                let took = perf_now() - store.last_edit_at.get_untracked();
+                view! {
+                    <div id="preview" data-rev=rev.to_string() data-ms=format!("{took:.2}")>
+                        <p><strong>{who}</strong> " in " <strong>{whereat}</strong></p>
+                        <p id="preview-counts">
+                            <span class="yes">{allowed.len()} " allowed"</span> " · "
+                            <span class="no">{denied.len()} " not allowed"</span> " · "
+                            <span id="preview-visible">{visible} " of " {total} " courses and programs visible"</span>
+                        </p>
+                        <details>
+                            <summary>"Allowed capabilities"</summary>
+                            <ul class="compact" id="preview-allowed">
+                                {allowed.into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}
+                            </ul>
+                        </details>
+                        <details>
+                            <summary>"Not allowed, with the reason"</summary>
+                            <ul class="compact">
+                                {denied.into_iter().map(|(c, why)| view! { <li><code>{c}</code> " — " {why}</li> }).collect_view()}
+                            </ul>
+                        </details>
+                    </div>
+                }
+                .into_any()
+            }
+        }}
+    }
+}

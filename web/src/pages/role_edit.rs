@@ -1,0 +1,407 @@
+//! Edit role and Add a new role: the role's fields and the capability table (grouped by
+//! component, risk badges, filter, Not set/Allow/Prevent/Prohibit per capability), with the
+//! live preview beside it.
+
+use crate::pages::heatmap::LivePreview;
+use crate::pages::roles::{duplicate_ops, next_role_id, system_context};
+use crate::route::use_router;
+use crate::store::use_store;
+use crate::ui::{PERMISSIONS, Risks, display_role, permission_key, permission_label};
+use capstan_core::snapshot::RoleDoc;
+use capstan_core::validate::is_valid_shortname;
+use capstan_core::{Archetype, Capability, ContextLevel, EditOp, Engine, Role, RoleId};
+use leptos::prelude::*;
+
+/// The component of a capability (`mod/forum` of `mod/forum:replypost`).
+pub fn component_of(cap: &str) -> &str {
+    cap.split_once(':').map(|(c, _)| c).unwrap_or(cap)
+}
+
+/// The standard role of an archetype on this site (the role whose short name is the
+/// archetype's name, else the first role of that archetype): what "reset" copies.
+pub fn standard_role(e: &Engine, a: Archetype) -> Option<Role> {
+    e.roles()
+        .iter()
+        .find(|r| r.shortname == a.name() && r.archetype == Some(a))
+        .or_else(|| e.roles().iter().find(|r| r.archetype == Some(a)))
+        .cloned()
+}
+
+/// The ops that make `target`'s definition equal `source`'s.
+pub fn copy_definition_ops(e: &Engine, source: RoleId, target: RoleId) -> Vec<EditOp> {
+    let system = system_context(e);
+    e.capabilities()
+        .iter()
+        .filter_map(|c| {
+            let want = e.definition(source, &c.name);
+            (e.definition(target, &c.name) != want).then(|| EditOp::SetPermission {
+                role: target,
+                context: system,
+                capability: c.name.clone(),
+                permission: want,
+            })
+        })
+        .collect()
+}
+
+/// Add a new role, based on an archetype or on another role.
+#[component]
+pub fn NewRole() -> impl IntoView {
+    let store = use_store();
+    let router = use_router();
+    let base = RwSignal::new(
+        router
+            .loc
+            .with_untracked(|l| l.param("from").or_else(|| l.param("archetype").map(|a| format!("a:{a}"))))
+            .unwrap_or_else(|| "a:student".into()),
+    );
+    let shortname = RwSignal::new(String::new());
+    let name = RwSignal::new(String::new());
+    let error = RwSignal::new(None::<String>);
+    let roles = Memo::new(move |_| store.with(crate::pages::roles::ordered_roles));
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let short = shortname.get_untracked().trim().to_string();
+        if !is_valid_shortname(&short) {
+            error.set(Some("Short name: use ASCII letters, digits, _ and - only (1–100 characters).".into()));
+            return;
+        }
+        let display = name.get_untracked();
+        let b = base.get_untracked();
+        let made = store.with_untracked(|e| {
+            if e.roles().iter().any(|r| r.shortname == short) {
+                return Err(format!("The short name {short} is already used."));
+            }
+            let id = next_role_id(e);
+            let source = if let Some(a) = b.strip_prefix("a:") {
+                let arch = Archetype::from_name(a).ok_or_else(|| format!("unknown archetype {a}"))?;
+                let mut template = standard_role(e, arch).unwrap_or(Role {
+                    id,
+                    shortname: short.clone(),
+                    name: String::new(),
+                    description: String::new(),
+                    archetype: Some(arch),
+                    contextlevels: Vec::new(),
+                    sortorder: None,
+                    allow_assign: Vec::new(),
+                    allow_override: Vec::new(),
+                    allow_switch: Vec::new(),
+                    allow_view: Vec::new(),
+                });
+                template.archetype = Some(arch);
+                template
+            } else {
+                let rid = b.parse::<u32>().map_err(|_| "choose what to base the role on".to_string())?;
+                e.role(RoleId(rid)).cloned().ok_or_else(|| format!("unknown role {rid}"))?
+            };
+            let display = if display.trim().is_empty() { short.clone() } else { display.clone() };
+            Ok((id, duplicate_ops(e, &source, id, &short, &display)))
+        });
+        match made {
+            Ok((id, ops)) => {
+                if store.apply(ops, &format!("created role {short}")).is_ok() {
+                    router.go(&format!("#/roles/{id}"));
+                }
+            }
+            Err(msg) => error.set(Some(msg)),
+        }
+    };
+    view! {
+        <h1>"Add a new role"</h1>
+        <form class="form" on:submit=create id="new-role-form">
+            <label for="base">"Based on"</label>
+            <select id="base" on:change=move |ev| base.set(event_target_value(&ev))>
+                <optgroup label="Archetype (its standard definition)">
+                    {Archetype::ALL
+                        .into_iter()
+                        .map(|a| {
+                            let v = format!("a:{}", a.name());
+                            let v2 = v.clone();
+                            view! { <option value=v selected=move || base.get() == v2>{a.name()}</option> }
+                        })
+                        .collect_view()}
+                </optgroup>
+                <optgroup label="Existing role (a copy)">
+                    {move || {
+                        roles
+                            .get()
+                            .into_iter()
+                            .map(|r| {
+                                let v = r.id.0.to_string();
+                                let v2 = v.clone();
+                                view! { <option value=v selected=move || base.get() == v2>{display_role(&r, "en")}</option> }
+                            })
+                            .collect_view()
+                    }}
+                </optgroup>
+            </select>
+            <label for="new-shortname">"Short name"</label>
+            <input id="new-shortname" required pattern="[A-Za-z0-9_-]+" bind:value=shortname autocomplete="off"/>
+            <label for="new-name">"Full name"</label>
+            <input id="new-name" bind:value=name autocomplete="off"/>
+            <div class="form-actions">
+                <button type="submit" class="primary">"Create role"</button>
+                <a class="button" href="#/roles">"Cancel"</a>
+            </div>
+            {move || error.get().map(|e| view! { <p class="field-error" role="alert">{e}</p> })}
+        </form>
+    }
+}
+
+/// Edit one role.
+#[component]
+pub fn EditRole(
+    /// The role id.
+    id: u32,
+) -> impl IntoView {
+    let store = use_store();
+    let role = Memo::new(move |_| store.with(|e| e.role(RoleId(id)).cloned()));
+    move || match role.get() {
+        None => view! {
+            <h1>"No such role"</h1>
+            <p>"Role " {id} " does not exist (deleted, or undone). " <a href="#/roles">"Back to roles"</a></p>
+        }
+        .into_any(),
+        Some(r) => view! {
+            <div class="with-preview">
+                <div class="main-col">
+                    <RoleForm role=r.clone()/>
+                    <CapabilityTable role=RoleId(id)/>
+                </div>
+                <aside class="preview-col" aria-label="Live preview">
+                    <LivePreview role=Some(RoleId(id))/>
+                </aside>
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+#[component]
+fn RoleForm(
+    /// The role as it was when the form opened.
+    role: Role,
+) -> impl IntoView {
+    let store = use_store();
+    let id = role.id;
+    let name = RwSignal::new(role.name.clone());
+    let shortname = RwSignal::new(role.shortname.clone());
+    let description = RwSignal::new(role.description.clone());
+    let archetype = RwSignal::new(role.archetype.map(|a| a.name().to_string()).unwrap_or_default());
+    let levels = RwSignal::new(role.contextlevels.clone());
+    let short_ok = Memo::new(move |_| is_valid_shortname(shortname.get().trim()));
+    let lang = store.lang;
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !short_ok.get_untracked() {
+            store.say(false, "the short name may hold ASCII letters, digits, _ and - only");
+            return;
+        }
+        let Some(current) = store.with_untracked(|e| e.role(id).cloned()) else {
+            return;
+        };
+        let mut doc = RoleDoc::from(&current);
+        doc.name = Some(name.get_untracked());
+        doc.shortname = shortname.get_untracked().trim().to_string();
+        doc.description = Some(description.get_untracked());
+        doc.archetype = Archetype::from_name(&archetype.get_untracked());
+        let mut lv = levels.get_untracked();
+        lv.sort();
+        doc.contextlevels = Some(lv);
+        let _ = store.apply(vec![EditOp::PutRole { role: doc }], &format!("saved role {}", shortname.get_untracked()));
+    };
+    let reset = move |_| {
+        let arch = Archetype::from_name(&archetype.get_untracked());
+        let Some(arch) = arch else {
+            store.say(false, "this role has no archetype to reset to");
+            return;
+        };
+        let ops = store.with_untracked(|e| match standard_role(e, arch) {
+            Some(src) if src.id != id => Ok(copy_definition_ops(e, src.id, id)),
+            Some(_) => Err("this is the archetype's standard role: there is nothing to reset it to".to_string()),
+            None => Err(format!("no role of archetype {} on this site", arch.name())),
+        });
+        match ops {
+            Ok(ops) if ops.is_empty() => store.say(true, "already the archetype's definition"),
+            Ok(ops) => {
+                let ok = window()
+                    .confirm_with_message(&format!("Reset {} capabilities to the {} archetype?", ops.len(), arch.name()))
+                    .unwrap_or(false);
+                if ok {
+                    let _ = store.apply(ops, &format!("reset to archetype {}", arch.name()));
+                }
+            }
+            Err(msg) => store.say(false, msg),
+        }
+    };
+    view! {
+        <h1>"Edit role: " {move || crate::multilang::text_for(&name.get(), &lang.get())}</h1>
+        <form class="form role-form" on:submit=save id="role-form">
+            <label for="role-name">"Full name " <small>"(multilang spans allowed)"</small></label>
+            <input id="role-name" bind:value=name autocomplete="off"/>
+            <label for="role-shortname">"Short name"</label>
+            <input
+                id="role-shortname"
+                bind:value=shortname
+                aria-invalid=move || (!short_ok.get()).to_string()
+                aria-describedby="shortname-help"
+                autocomplete="off"
+            />
+            <small id="shortname-help" class:field-error=move || !short_ok.get()>
+                "ASCII letters, digits, _ and - only."
+            </small>
+            <label for="role-description">"Description"</label>
+            <textarea id="role-description" bind:value=description rows="2"></textarea>
+            <label for="role-archetype">"Role archetype"</label>
+            <select id="role-archetype" on:change=move |ev| archetype.set(event_target_value(&ev))>
+                <option value="" selected=move || archetype.get().is_empty()>"None"</option>
+                {Archetype::ALL
+                    .into_iter()
+                    .map(|a| view! { <option value=a.name() selected=move || archetype.get() == a.name()>{a.name()}</option> })
+                    .collect_view()}
+            </select>
+            <fieldset class="levels">
+                <legend>"Context types where this role may be assigned"</legend>
+                {ContextLevel::ALL
+                    .into_iter()
+                    .map(|l| {
+                        let idv = format!("level-{}", l.name());
+                        let idv2 = idv.clone();
+                        view! {
+                            <label for=idv2 class="inline">
+                                <input
+                                    type="checkbox"
+                                    id=idv
+                                    checked=move || levels.get().contains(&l)
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        levels.update(|v| {
+                                            v.retain(|x| *x != l);
+                                            if on {
+                                                v.push(l);
+                                            }
+                                        });
+                                    }
+                                />
+                                {l.name()}
+                            </label>
+                        }
+                    })
+                    .collect_view()}
+            </fieldset>
+            <div class="form-actions">
+                <button type="submit" class="primary" id="save-role">"Save changes"</button>
+                <button type="button" on:click=reset id="reset-role">"Reset to archetype"</button>
+                <a class="button" href="#/roles">"Back to roles"</a>
+            </div>
+        </form>
+    }
+}
+
+#[component]
+fn CapabilityTable(
+    /// The role.
+    role: RoleId,
+) -> impl IntoView {
+    let store = use_store();
+    let router = use_router();
+    let filter = Memo::new(move |_| router.loc.with(|l| l.param("q").unwrap_or_default()));
+    let caps = Memo::new(move |_| store.with(|e| e.capabilities().to_vec()));
+    let groups = Memo::new(move |_| {
+        let f = filter.get().to_lowercase();
+        let mut groups: Vec<(String, Vec<Capability>)> = Vec::new();
+        for c in caps.get() {
+            if !f.is_empty() && !c.name.to_lowercase().contains(&f) {
+                continue;
+            }
+            let comp = component_of(&c.name).to_string();
+            match groups.iter_mut().find(|g| g.0 == comp) {
+                Some(g) => g.1.push(c),
+                None => groups.push((comp, vec![c])),
+            }
+        }
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        groups
+    });
+    let set = move |cap: String, p: Option<capstan_core::Permission>| {
+        let system = store.with_untracked(system_context);
+        let _ = store.apply(
+            vec![EditOp::SetPermission { role, context: system, capability: cap.clone(), permission: p }],
+            &format!("{cap}: {}", permission_label(p)),
+        );
+    };
+    view! {
+        <h2>"Capabilities"</h2>
+        <div class="filter">
+            <label for="cap-filter">"Filter"</label>
+            <input
+                id="cap-filter"
+                type="search"
+                placeholder="e.g. forum or :view"
+                prop:value=move || filter.get()
+                on:input=move |ev| router.set_param("q", &event_target_value(&ev))
+            />
+            <span class="muted">{move || format!("{} shown", groups.get().iter().map(|g| g.1.len()).sum::<usize>())}</span>
+        </div>
+        <table class="grid caps" id="capability-table">
+            <thead>
+                <tr>
+                    <th scope="col">"Capability"</th>
+                    <th scope="col">"Risks"</th>
+                    {PERMISSIONS.into_iter().map(|p| view! { <th scope="col">{permission_label(p)}</th> }).collect_view()}
+                </tr>
+            </thead>
+            {move || {
+                groups
+                    .get()
+                    .into_iter()
+                    .map(|(comp, list)| {
+                        view! {
+                            <tbody>
+                                <tr class="group"><th colspan="6" scope="rowgroup">{comp}</th></tr>
+                                {list
+                                    .into_iter()
+                                    .map(|c| {
+                                        let name = c.name.clone();
+                                        let current = {
+                                            let name = name.clone();
+                                            Memo::new(move |_| store.with(|e| e.definition(role, &name)))
+                                        };
+                                        view! {
+                                            <tr data-cap=name.clone() class=move || format!("perm-{}", permission_key(current.get()))>
+                                                <th scope="row">
+                                                    <code>{name.clone()}</code>
+                                                    <small class="muted">{format!(" {} · {}", format!("{:?}", c.captype).to_lowercase(), c.contextlevel.name())}</small>
+                                                </th>
+                                                <td><Risks risks=c.risks/></td>
+                                                {PERMISSIONS
+                                                    .into_iter()
+                                                    .map(|p| {
+                                                        let name = name.clone();
+                                                        let label = format!("{name}: {}", permission_label(p));
+                                                        view! {
+                                                            <td class="radio">
+                                                                <input
+                                                                    type="radio"
+                                                                    name=format!("perm-{name}")
+                                                                    value=permission_key(p)
+                                                                    aria-label=label
+                                                                    prop:checked=move || current.get() == p
+                                                                    on:change=move |_| set(name.clone(), p)
+                                                                />
+                                                            </td>
+                                                        }
+                                                    })
+                                                    .collect_view()}
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        }
+                    })
+                    .collect_view()
+            }}
+        </table>
+    }
+}

@@ -1,0 +1,348 @@
+//! The site as the app holds it: a compiled [`Engine`], the base it was built from, the journal
+//! of edits since (each a batch of [`EditOp`]s, applied incrementally), undo/redo, and browser
+//! storage so that everything survives a reload with no server.
+//!
+//! Storage holds the base (the demo and the large site are regenerated from their seed; an
+//! imported or server snapshot is stored as text) and the journal. A reload rebuilds the base and
+//! replays the journal, which is also what undo does.
+
+use capstan_core::generate::{GenerateOptions, generate};
+use capstan_core::{EditOp, Engine, Timestamp, UserId};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+const STATE_KEY: &str = "capstan.state.v1";
+const BASE_KEY: &str = "capstan.base.v1";
+
+/// Where the site at the bottom of the journal came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BaseKind {
+    /// The built-in demo site.
+    Demo,
+    /// The large generated site (performance).
+    Large,
+    /// A snapshot the admin imported (text in storage).
+    Imported,
+    /// The server's site at a revision (text in storage).
+    Server {
+        /// The server revision of the base.
+        revision: u64,
+    },
+}
+
+impl BaseKind {
+    /// For people.
+    pub fn label(&self) -> String {
+        match self {
+            BaseKind::Demo => "demo site".into(),
+            BaseKind::Large => "large generated site".into(),
+            BaseKind::Imported => "imported snapshot".into(),
+            BaseKind::Server { revision } => format!("server, revision {revision}"),
+        }
+    }
+}
+
+/// A session with a server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// The bearer token.
+    pub token: String,
+    /// Who.
+    pub username: String,
+    /// The user id on the server.
+    pub user: u32,
+    /// When the token ends (RFC 3339).
+    pub expires_at: String,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Saved {
+    base: Option<BaseKind>,
+    journal: Vec<Vec<EditOp>>,
+    redo: Vec<Vec<EditOp>>,
+    actor: Option<u32>,
+    session: Option<Session>,
+    lang: Option<String>,
+}
+
+/// A message for the admin after an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Success or failure.
+    pub ok: bool,
+    /// The text.
+    pub text: String,
+}
+
+/// The app state, shared through context. Copy: every field is an arena handle.
+#[derive(Clone, Copy)]
+pub struct Store {
+    engine: StoredValue<Engine>,
+    base_engine: StoredValue<Engine>,
+    /// Bumped on every change of the engine: reading it makes a view depend on the site.
+    pub rev: RwSignal<u64>,
+    journal: StoredValue<Vec<Vec<EditOp>>>,
+    redo: StoredValue<Vec<Vec<EditOp>>>,
+    /// What the journal is built on.
+    pub base: RwSignal<BaseKind>,
+    /// The user whose rights the can_* rules of the screens use ("acting as").
+    pub actor: RwSignal<u32>,
+    /// The last message.
+    pub notice: RwSignal<Option<Notice>>,
+    /// `performance.now()` when the last edit was applied (for the live-preview timing).
+    pub last_edit_at: RwSignal<f64>,
+    /// The server session, when signed in.
+    pub session: RwSignal<Option<Session>>,
+    /// Display language for multilang names.
+    pub lang: RwSignal<String>,
+}
+
+/// The current instant, from the browser clock.
+pub fn now() -> Timestamp {
+    Timestamp::from_unix_millis(js_sys::Date::now() as i64)
+}
+
+/// `performance.now()`, or 0 when unavailable.
+pub fn perf_now() -> f64 {
+    window().performance().map(|p| p.now()).unwrap_or(0.0)
+}
+
+fn storage() -> Option<web_sys::Storage> {
+    window().local_storage().ok().flatten()
+}
+
+/// The demo site, compiled.
+pub fn demo_engine() -> Engine {
+    // The demo site is valid by construction (a core test checks it).
+    Engine::from_site(capstan_core::demo::demo_site()).unwrap_or_else(|_| Engine::minimal())
+}
+
+/// The large generated site, compiled.
+pub fn large_engine() -> Result<Engine, String> {
+    Engine::from_site(generate(&GenerateOptions::large())).map_err(|e| e.to_string())
+}
+
+fn build_base(kind: &BaseKind) -> Result<Engine, String> {
+    match kind {
+        BaseKind::Demo => Ok(demo_engine()),
+        BaseKind::Large => large_engine(),
+        BaseKind::Imported | BaseKind::Server { .. } => {
+            let text = storage()
+                .and_then(|s| s.get_item(BASE_KEY).ok().flatten())
+                .ok_or_else(|| "the stored snapshot is missing".to_string())?;
+            Engine::from_json(&text).map_err(|e| format!("{}: {e}", e.code()))
+        }
+    }
+}
+
+impl Store {
+    /// Loads the saved state (or the demo site on a first start) and replays the journal.
+    pub fn load() -> Store {
+        let saved: Saved = storage()
+            .and_then(|s| s.get_item(STATE_KEY).ok().flatten())
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default();
+        let mut notice = None;
+        let (kind, base) = match saved.base.clone().map(|k| (build_base(&k), k)) {
+            Some((Ok(e), k)) => (k, e),
+            Some((Err(msg), k)) => {
+                notice = Some(Notice {
+                    ok: false,
+                    text: format!("could not restore the {}: {msg}; the demo site is loaded", k.label()),
+                });
+                (BaseKind::Demo, demo_engine())
+            }
+            None => (BaseKind::Demo, demo_engine()),
+        };
+        let mut engine = base.clone();
+        let mut journal = Vec::new();
+        if notice.is_none() {
+            for (i, batch) in saved.journal.into_iter().enumerate() {
+                if let Err((_, e)) = engine.apply_all(batch.clone()) {
+                    notice = Some(Notice {
+                        ok: false,
+                        text: format!("stored edit {} no longer applies ({}: {e}); later edits were dropped", i + 1, e.code()),
+                    });
+                    break;
+                }
+                journal.push(batch);
+            }
+        }
+        let actor = saved
+            .actor
+            .filter(|a| engine.user(UserId(*a)).is_some())
+            .or_else(|| engine.settings().site_admins.first().map(|u| u.0))
+            .unwrap_or(0);
+        let store = Store {
+            engine: StoredValue::new(engine),
+            base_engine: StoredValue::new(base),
+            rev: RwSignal::new(1),
+            journal: StoredValue::new(journal),
+            redo: StoredValue::new(if notice.is_none() { saved.redo } else { Vec::new() }),
+            base: RwSignal::new(kind),
+            actor: RwSignal::new(actor),
+            notice: RwSignal::new(notice),
+            last_edit_at: RwSignal::new(0.0),
+            session: RwSignal::new(saved.session),
+            lang: RwSignal::new(saved.lang.unwrap_or_else(|| "en".into())),
+        };
+        store.save();
+        store
+    }
+
+    /// Reads the engine, and makes the caller depend on every change of the site.
+    pub fn with<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
+        self.rev.track();
+        self.engine.with_value(f)
+    }
+
+    /// Reads the engine without tracking.
+    pub fn with_untracked<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
+        self.engine.with_value(f)
+    }
+
+    /// Applies a batch of edits, all or nothing. A refused batch changes nothing and its error
+    /// (with its stable code) is shown and returned.
+    pub fn apply(&self, ops: Vec<EditOp>, what: &str) -> Result<(), String> {
+        let result = self
+            .engine
+            .try_update_value(|e| e.apply_all(ops.clone()))
+            .unwrap_or(Err((0, capstan_core::EditError::NotFound("site".into()))));
+        match result {
+            Ok(()) => {
+                self.journal.update_value(|j| j.push(ops));
+                self.redo.update_value(Vec::clear);
+                self.changed(Some(what.to_string()));
+                Ok(())
+            }
+            Err((i, e)) => {
+                let text = format!("{what} refused: {} (error[{}], edit {})", e, e.code(), i + 1);
+                self.notice.set(Some(Notice {
+                    ok: false,
+                    text: text.clone(),
+                }));
+                Err(text)
+            }
+        }
+    }
+
+    fn changed(&self, what: Option<String>) {
+        self.last_edit_at.set(perf_now());
+        self.rev.update(|r| *r += 1);
+        if let Some(w) = what {
+            self.notice.set(Some(Notice { ok: true, text: w }));
+        }
+        self.save();
+    }
+
+    /// How many batches can be undone and redone.
+    pub fn history(&self) -> (usize, usize) {
+        self.rev.track();
+        (
+            self.journal.with_value(Vec::len),
+            self.redo.with_value(Vec::len),
+        )
+    }
+
+    /// The journal since the base (the edits not yet synced when the base is a server).
+    pub fn journal(&self) -> Vec<Vec<EditOp>> {
+        self.rev.track();
+        self.journal.get_value()
+    }
+
+    /// Undoes the last batch: the base is rebuilt and the rest of the journal replayed.
+    pub fn undo(&self) {
+        let Some(last) = self.journal.try_update_value(Vec::pop).flatten() else {
+            return;
+        };
+        self.redo.update_value(|r| r.push(last));
+        self.replay();
+        self.changed(Some("undone".into()));
+    }
+
+    /// Redoes the last undone batch.
+    pub fn redo(&self) {
+        let Some(batch) = self.redo.try_update_value(Vec::pop).flatten() else {
+            return;
+        };
+        let redo_rest = self.redo.get_value();
+        if self.apply(batch, "redone").is_ok() {
+            self.redo.set_value(redo_rest);
+            self.save();
+        }
+    }
+
+    fn replay(&self) {
+        let mut engine = self.base_engine.get_value();
+        let mut kept = Vec::new();
+        for batch in self.journal.get_value() {
+            if engine.apply_all(batch.clone()).is_ok() {
+                kept.push(batch);
+            }
+        }
+        self.journal.set_value(kept);
+        self.engine.set_value(engine);
+    }
+
+    /// Starts over from a new base; the journal and redo list are cleared.
+    pub fn replace_base(&self, kind: BaseKind, engine: Engine, text: Option<&str>) -> Result<(), String> {
+        if let Some(text) = text {
+            let stored = storage()
+                .map(|s| s.set_item(BASE_KEY, text).is_ok())
+                .unwrap_or(false);
+            if !stored {
+                return Err("the snapshot does not fit in browser storage".into());
+            }
+        }
+        let actor = engine.settings().site_admins.first().map(|u| u.0).unwrap_or(0);
+        self.base_engine.set_value(engine.clone());
+        self.engine.set_value(engine);
+        self.journal.set_value(Vec::new());
+        self.redo.set_value(Vec::new());
+        self.base.set(kind);
+        self.actor.set(actor);
+        self.changed(None);
+        Ok(())
+    }
+
+    /// The current site as `capstan/1` JSON.
+    pub fn export_json(&self) -> String {
+        self.engine.with_value(Engine::to_json)
+    }
+
+    /// Writes the state to browser storage.
+    pub fn save(&self) {
+        let saved = Saved {
+            base: Some(self.base.get_untracked()),
+            journal: self.journal.get_value(),
+            redo: self.redo.get_value(),
+            actor: Some(self.actor.get_untracked()),
+            session: self.session.get_untracked(),
+            lang: Some(self.lang.get_untracked()),
+        };
+        let ok = serde_json::to_string(&saved)
+            .ok()
+            .and_then(|t| storage().map(|s| s.set_item(STATE_KEY, &t).is_ok()))
+            .unwrap_or(false);
+        if !ok {
+            self.notice.set(Some(Notice {
+                ok: false,
+                text: "browser storage refused the edits: they will not survive a reload".into(),
+            }));
+        }
+    }
+
+    /// Shows a message.
+    pub fn say(&self, ok: bool, text: impl Into<String>) {
+        self.notice.set(Some(Notice {
+            ok,
+            text: text.into(),
+        }));
+    }
+}
+
+/// The store from context.
+pub fn use_store() -> Store {
+    expect_context::<Store>()
+}
