@@ -26,7 +26,9 @@ pub fn parts(raw: &str) -> Vec<(String, String)> {
         let Some(close) = after.find('}') else { break };
         let lang = after.get(..close).unwrap_or("").trim().to_string();
         let body = after.get(close + 1..).unwrap_or("");
-        let Some(end) = body.find("{mlang}") else { break };
+        let Some(end) = body.find("{mlang}") else {
+            break;
+        };
         out.push((lang, body.get(..end).unwrap_or("").to_string()));
         rest = body.get(end + 7..).unwrap_or("");
     }
@@ -37,14 +39,16 @@ pub fn parts(raw: &str) -> Vec<(String, String)> {
     let mut rest = raw;
     while let Some(start) = rest.find("<span") {
         let tag_and_more = rest.get(start..).unwrap_or("");
-        let Some(tag_end) = tag_and_more.find('>') else { break };
+        let Some(tag_end) = tag_and_more.find('>') else {
+            break;
+        };
         let tag = tag_and_more.get(..tag_end).unwrap_or("");
         let body = tag_and_more.get(tag_end + 1..).unwrap_or("");
-        let Some(end) = body.find("</span>") else { break };
-        if tag.contains("multilang") {
-            if let Some(lang) = attr(tag, "lang") {
-                out.push((lang, body.get(..end).unwrap_or("").to_string()));
-            }
+        let Some(end) = body.find("</span>") else {
+            break;
+        };
+        if let Some(lang) = attr(tag, "lang").filter(|_| tag.contains("multilang")) {
+            out.push((lang, body.get(..end).unwrap_or("").to_string()));
         }
         rest = body.get(end + 7..).unwrap_or("");
     }
@@ -78,12 +82,18 @@ mod tests {
 
     #[test]
     fn mlang_syntax() {
-        assert_eq!(text_for("{mlang en}Dean{mlang}{mlang de}Dekan{mlang}", "de"), "Dekan");
+        assert_eq!(
+            text_for("{mlang en}Dean{mlang}{mlang de}Dekan{mlang}", "de"),
+            "Dekan"
+        );
     }
 
     #[test]
     fn plain_and_hostile_text_stay_text() {
-        assert_eq!(text_for("<img src=x onerror=alert(1)>", "en"), "<img src=x onerror=alert(1)>");
+        assert_eq!(
+            text_for("<img src=x onerror=alert(1)>", "en"),
+            "<img src=x onerror=alert(1)>"
+        );
         assert_eq!(text_for("Manager", "en"), "Manager");
     }
 }

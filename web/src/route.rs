@@ -20,11 +20,7 @@ impl Loc {
         let h = hash.trim_start_matches('#').trim_start_matches('/');
         let (p, q) = h.split_once('?').unwrap_or((h, ""));
         Loc {
-            path: p
-                .split('/')
-                .filter(|s| !s.is_empty())
-                .map(decode)
-                .collect(),
+            path: p.split('/').filter(|s| !s.is_empty()).map(decode).collect(),
             query: q
                 .split('&')
                 .filter(|s| !s.is_empty())
@@ -92,7 +88,9 @@ impl Loc {
 }
 
 fn encode(s: &str) -> String {
-    js_sys::encode_uri_component(s).as_string().unwrap_or_default()
+    js_sys::encode_uri_component(s)
+        .as_string()
+        .unwrap_or_default()
 }
 
 fn decode(s: &str) -> String {

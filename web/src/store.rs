@@ -82,6 +82,9 @@ pub struct Store {
     base_engine: StoredValue<Engine>,
     /// Bumped on every change of the engine: reading it makes a view depend on the site.
     pub rev: RwSignal<u64>,
+    /// Bumped only when the structure changes (roles, users, contexts, capabilities, tenants):
+    /// pickers and lists that do not show permissions depend on this one.
+    pub structure_rev: RwSignal<u64>,
     journal: StoredValue<Vec<Vec<EditOp>>>,
     redo: StoredValue<Vec<Vec<EditOp>>>,
     /// What the journal is built on.
@@ -149,7 +152,10 @@ impl Store {
             Some((Err(msg), k)) => {
                 notice = Some(Notice {
                     ok: false,
-                    text: format!("could not restore the {}: {msg}; the demo site is loaded", k.label()),
+                    text: format!(
+                        "could not restore the {}: {msg}; the demo site is loaded",
+                        k.label()
+                    ),
                 });
                 (BaseKind::Demo, demo_engine())
             }
@@ -162,7 +168,11 @@ impl Store {
                 if let Err((_, e)) = engine.apply_all(batch.clone()) {
                     notice = Some(Notice {
                         ok: false,
-                        text: format!("stored edit {} no longer applies ({}: {e}); later edits were dropped", i + 1, e.code()),
+                        text: format!(
+                            "stored edit {} no longer applies ({}: {e}); later edits were dropped",
+                            i + 1,
+                            e.code()
+                        ),
                     });
                     break;
                 }
@@ -178,8 +188,13 @@ impl Store {
             engine: StoredValue::new(engine),
             base_engine: StoredValue::new(base),
             rev: RwSignal::new(1),
+            structure_rev: RwSignal::new(1),
             journal: StoredValue::new(journal),
-            redo: StoredValue::new(if notice.is_none() { saved.redo } else { Vec::new() }),
+            redo: StoredValue::new(if notice.is_none() {
+                saved.redo
+            } else {
+                Vec::new()
+            }),
             base: RwSignal::new(kind),
             actor: RwSignal::new(actor),
             notice: RwSignal::new(notice),
@@ -197,6 +212,13 @@ impl Store {
         self.engine.with_value(f)
     }
 
+    /// Reads the engine, depending only on structural changes (not permissions, assignments,
+    /// switches or settings).
+    pub fn with_structure<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
+        self.structure_rev.track();
+        self.engine.with_value(f)
+    }
+
     /// Reads the engine without tracking.
     pub fn with_untracked<R>(&self, f: impl FnOnce(&Engine) -> R) -> R {
         self.engine.with_value(f)
@@ -211,13 +233,32 @@ impl Store {
             .unwrap_or(Err((0, capstan_core::EditError::NotFound("site".into()))));
         match result {
             Ok(()) => {
+                let structural = ops.iter().any(|op| {
+                    !matches!(
+                        op,
+                        EditOp::SetPermission { .. }
+                            | EditOp::Assign { .. }
+                            | EditOp::Unassign { .. }
+                            | EditOp::AddSwitch { .. }
+                            | EditOp::RemoveSwitch { .. }
+                            | EditOp::SetSettings { .. }
+                    )
+                });
+                if structural {
+                    self.structure_rev.update(|r| *r += 1);
+                }
                 self.journal.update_value(|j| j.push(ops));
                 self.redo.update_value(Vec::clear);
                 self.changed(Some(what.to_string()));
                 Ok(())
             }
             Err((i, e)) => {
-                let text = format!("{what} refused: {} (error[{}], edit {})", e, e.code(), i + 1);
+                let text = format!(
+                    "{what} refused: {} (error[{}], edit {})",
+                    e,
+                    e.code(),
+                    i + 1
+                );
                 self.notice.set(Some(Notice {
                     ok: false,
                     text: text.clone(),
@@ -258,6 +299,7 @@ impl Store {
         };
         self.redo.update_value(|r| r.push(last));
         self.replay();
+        self.structure_rev.update(|r| *r += 1);
         self.changed(Some("undone".into()));
     }
 
@@ -286,7 +328,12 @@ impl Store {
     }
 
     /// Starts over from a new base; the journal and redo list are cleared.
-    pub fn replace_base(&self, kind: BaseKind, engine: Engine, text: Option<&str>) -> Result<(), String> {
+    pub fn replace_base(
+        &self,
+        kind: BaseKind,
+        engine: Engine,
+        text: Option<&str>,
+    ) -> Result<(), String> {
         if let Some(text) = text {
             let stored = storage()
                 .map(|s| s.set_item(BASE_KEY, text).is_ok())
@@ -295,13 +342,19 @@ impl Store {
                 return Err("the snapshot does not fit in browser storage".into());
             }
         }
-        let actor = engine.settings().site_admins.first().map(|u| u.0).unwrap_or(0);
+        let actor = engine
+            .settings()
+            .site_admins
+            .first()
+            .map(|u| u.0)
+            .unwrap_or(0);
         self.base_engine.set_value(engine.clone());
         self.engine.set_value(engine);
         self.journal.set_value(Vec::new());
         self.redo.set_value(Vec::new());
         self.base.set(kind);
         self.actor.set(actor);
+        self.structure_rev.update(|r| *r += 1);
         self.changed(None);
         Ok(())
     }

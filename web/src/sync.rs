@@ -63,7 +63,10 @@ impl Answer {
     /// The error message of a JSON error body, with its code.
     pub fn error(&self) -> String {
         let v = self.json();
-        match (v.get("code").and_then(Value::as_str), v.get("message").and_then(Value::as_str)) {
+        match (
+            v.get("code").and_then(Value::as_str),
+            v.get("message").and_then(Value::as_str),
+        ) {
             (Some(c), Some(m)) => format!("{m} (error[{c}])"),
             _ if self.status == 0 => "the server cannot be reached".into(),
             _ => format!("the server answered {}", self.status),
@@ -72,8 +75,17 @@ impl Answer {
 }
 
 /// Makes a request to the server the app was loaded from.
-pub async fn request(method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Answer {
-    let fail = Answer { status: 0, etag: None, text: String::new() };
+pub async fn request(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Answer {
+    let fail = Answer {
+        status: 0,
+        etag: None,
+        text: String::new(),
+    };
     let init = web_sys::RequestInit::new();
     init.set_method(method);
     let headers = match web_sys::Headers::new() {
@@ -100,14 +112,28 @@ pub async fn request(method: &str, path: &str, token: Option<&str>, body: Option
     };
     let etag = resp.headers().get("ETag").ok().flatten();
     let text = match resp.text() {
-        Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_string()).unwrap_or_default(),
+        Ok(p) => JsFuture::from(p)
+            .await
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default(),
         Err(_) => String::new(),
     };
-    Answer { status: resp.status(), etag, text }
+    Answer {
+        status: resp.status(),
+        etag,
+        text,
+    }
 }
 
 /// Signs in; on success the session is kept and the server's site pulled.
-pub async fn login(store: Store, state: SyncState, username: String, password: String, totp: Option<String>) {
+pub async fn login(
+    store: Store,
+    state: SyncState,
+    username: String,
+    password: String,
+    totp: Option<String>,
+) {
     state.busy.set(true);
     let body = json!({"username": username, "password": password, "totp": totp});
     let a = request("POST", "/api/v1/sessions", None, Some(&body)).await;
@@ -118,10 +144,18 @@ pub async fn login(store: Store, state: SyncState, username: String, password: S
     }
     let v = a.json();
     let session = Session {
-        token: v.get("token").and_then(Value::as_str).unwrap_or_default().to_string(),
+        token: v
+            .get("token")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
         username: username.clone(),
         user: v.pointer("/user/id").and_then(Value::as_u64).unwrap_or(0) as u32,
-        expires_at: v.get("expires_at").and_then(Value::as_str).unwrap_or_default().to_string(),
+        expires_at: v
+            .get("expires_at")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
     };
     store.session.set(Some(session));
     store.save();
@@ -136,7 +170,9 @@ pub async fn logout(store: Store, state: SyncState) {
     }
     store.session.set(None);
     store.save();
-    state.status.set("signed out; the site stays in this browser".into());
+    state
+        .status
+        .set("signed out; the site stays in this browser".into());
 }
 
 async fn fetch_site(store: Store) -> Result<(u64, String, Engine), String> {
@@ -153,10 +189,16 @@ async fn fetch_site(store: Store) -> Result<(u64, String, Engine), String> {
     let revision = a
         .etag
         .as_deref()
-        .map(|t| t.trim_matches('"').trim_start_matches("W/").trim_matches('"').to_string())
+        .map(|t| {
+            t.trim_matches('"')
+                .trim_start_matches("W/")
+                .trim_matches('"')
+                .to_string()
+        })
         .and_then(|t| t.parse::<u64>().ok())
         .unwrap_or(0);
-    let engine = Engine::from_json(&a.text).map_err(|e| format!("the server's site does not load: {e}"))?;
+    let engine =
+        Engine::from_json(&a.text).map_err(|e| format!("the server's site does not load: {e}"))?;
     Ok((revision, a.text, engine))
 }
 
@@ -199,7 +241,9 @@ pub async fn push(store: Store, state: SyncState) {
     let base = match store.base.get_untracked() {
         BaseKind::Server { revision } => revision,
         _ => {
-            state.status.set("this site is not the server's: pull the server's site first".into());
+            state
+                .status
+                .set("this site is not the server's: pull the server's site first".into());
             return;
         }
     };
@@ -216,16 +260,27 @@ pub async fn push(store: Store, state: SyncState) {
         200 | 201 => {
             let n = ops.len();
             pull(store, state, true).await;
-            state.status.set(format!("pushed {n} edit(s); {}", state.status.get_untracked()));
+            state.status.set(format!(
+                "pushed {n} edit(s); {}",
+                state.status.get_untracked()
+            ));
         }
         409 => {
             let v = a.json();
             let rev = v.get("revision").and_then(Value::as_u64).unwrap_or(0);
-            let missed = v.get("missed").and_then(Value::as_array).cloned().unwrap_or_default();
+            let missed = v
+                .get("missed")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             state.conflict.set(Some((rev, missed)));
-            state.status.set(format!("conflict: the server is at revision {rev}, this site was based on {base}"));
+            state.status.set(format!(
+                "conflict: the server is at revision {rev}, this site was based on {base}"
+            ));
         }
-        0 => state.status.set("offline: the edits stay here and are pushed when the server is back".into()),
+        0 => state
+            .status
+            .set("offline: the edits stay here and are pushed when the server is back".into()),
         _ => state.status.set(format!("push refused: {}", a.error())),
     }
 }

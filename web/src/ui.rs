@@ -105,12 +105,12 @@ pub fn Risks(
         .iter()
         .map(|r| {
             let (mark, title) = match r.name() {
-                "config" => ("⚙", "Configuration risk: users could change site configuration"),
-                "xss" => ("⚠", "XSS risk: users could add files and text that allow cross-site scripting"),
-                "personal" => ("👤", "Privacy risk: users could gain access to private information"),
-                "spam" => ("✉", "Spam risk: users could send spam to site users or others"),
-                "dataloss" => ("🗑", "Data loss risk: users could destroy large amounts of content"),
-                _ => ("★", "Trust risk: users could change trust settings of other users"),
+                "config" => ("C", "Configuration risk: users could change site configuration"),
+                "xss" => ("X", "XSS risk: users could add files and text that allow cross-site scripting"),
+                "personal" => ("P", "Privacy risk: users could gain access to private information"),
+                "spam" => ("S", "Spam risk: users could send spam to site users or others"),
+                "dataloss" => ("D", "Data loss risk: users could destroy large amounts of content"),
+                _ => ("T", "Trust risk: users could change trust settings of other users"),
             };
             view! {
                 <span class=format!("risk risk-{}", r.name()) title=title aria-label=title role="img">
@@ -212,7 +212,7 @@ pub fn UserPicker(
     /// The element id.
     id: &'static str,
 ) -> impl IntoView {
-    let options = Memo::new(move |_| store.with(user_options));
+    let options = Memo::new(move |_| store.with_structure(user_options));
     view! {
         <label for=id>{label}</label>
         <select

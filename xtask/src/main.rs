@@ -4,12 +4,15 @@
 //!   with `-D warnings`, every test, the conformance corpus through the CLI and a compile of
 //!   the benchmarks. This is what CI runs (`.ci/run`).
 //! - `cargo xtask conformance`: only the conformance corpus.
+//! - `cargo xtask wasm`: the npm packages; `cargo xtask web`: the admin app into `dist/`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod run;
 mod wasm;
+mod web;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -17,6 +20,8 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("conformance") => conformance(),
         Some("wasm") => wasm::build().map(|_| ()),
+        Some("web") => web::build().map(|_| ()),
+        Some("run") => run::start(),
         Some("help") | Some("--help") | Some("-h") | None => {
             println!("{USAGE}");
             Ok(())
@@ -36,7 +41,9 @@ const USAGE: &str = "usage: cargo xtask <task>
   test         install what is needed, then fmt check, clippy -D warnings, all tests,
                the conformance corpus and a compile of the benchmarks
   conformance  run ../shared/conformance through the capstan CLI
-  wasm         build the npm packages into target/npm/web and target/npm/node";
+  wasm         build the npm packages into target/npm/web and target/npm/node
+  web          build the admin app in release into dist/ (Trunk)
+  run          build the app and the server, serve them on http://127.0.0.1:8080 (./capstan.db)";
 
 pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -140,6 +147,7 @@ fn test() -> Result<(), String> {
     run("cargo test", cargo().args(["test", "--workspace"]))?;
     conformance()?;
     wasm::test()?;
+    web::test()?;
     run(
         "benchmarks compile",
         cargo().args(["bench", "--workspace", "--no-run"]),

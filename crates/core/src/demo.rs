@@ -127,6 +127,20 @@ pub fn demo_site() -> Site {
             });
         }
     }
+    // Site-wide administration stays with managers, as on a real site: the synthetic
+    // definitions may have handed these to any role.
+    let manager_ids: Vec<RoleId> = site
+        .roles
+        .iter()
+        .filter(|r| r.archetype == Some(Archetype::Manager))
+        .map(|r| r.id)
+        .collect();
+    site.permissions.retain(|p| {
+        !matches!(
+            p.capability.as_str(),
+            "moodle/site:config" | "moodle/role:manage" | "capstan/support:grant"
+        ) || (manager_ids.contains(&p.role) && p.permission == Permission::Allow)
+    });
     for (i, t) in site.tenants.iter_mut().enumerate() {
         t.name = Some(pick(&TENANTS, i).to_string());
     }

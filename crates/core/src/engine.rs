@@ -1290,7 +1290,11 @@ impl Engine {
     pub fn definition(&self, role: RoleId, capability: &str) -> Option<Permission> {
         let r = self.role_index.get(role.0)?;
         let c = *self.cap_index.get(capability)?;
-        self.defs.get(r as usize)?.get(c as usize).copied().flatten()
+        self.defs
+            .get(r as usize)?
+            .get(c as usize)
+            .copied()
+            .flatten()
     }
 
     /// The overrides set in one context (not inherited ones), as permission rows.

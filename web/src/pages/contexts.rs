@@ -5,19 +5,41 @@ use crate::pages::heatmap::{LivePreview, role_values};
 use crate::pages::roles::ordered_roles;
 use crate::route::use_router;
 use crate::store::{now, use_store};
-use crate::ui::{PERMISSIONS, Risks, UserPicker, context_name, display_role, permission_key, permission_label, role_name, rule_text, user_name};
+use crate::ui::{
+    PERMISSIONS, Risks, UserPicker, context_name, display_role, permission_key, permission_label,
+    role_name, rule_text, user_name,
+};
 use capstan_core::queries::is_relevant;
-use capstan_core::{CheckOptions, ContextId, ContextLevel, EditOp, Engine, RoleId, RoleOrigin, Source, UserId};
+use capstan_core::{
+    CheckOptions, ContextId, ContextLevel, EditOp, Engine, RoleId, RoleOrigin, Source, UserId,
+};
 use leptos::prelude::*;
 
 fn children_of(e: &Engine, parent: Option<ContextId>) -> Vec<(u32, String, usize)> {
-    let mut v: Vec<(u32, String, usize)> = e
+    let mine: Vec<ContextId> = e
         .contexts()
         .iter()
         .filter(|c| c.parent == parent && c.level != ContextLevel::User)
+        .map(|c| c.id)
+        .collect();
+    let mut counts: std::collections::HashMap<ContextId, usize> =
+        mine.iter().map(|c| (*c, 0)).collect();
+    for c in e.contexts() {
+        if c.level == ContextLevel::User {
+            continue;
+        }
+        if let Some(n) = c.parent.and_then(|p| counts.get_mut(&p)) {
+            *n += 1;
+        }
+    }
+    let mut v: Vec<(u32, String, usize)> = mine
+        .into_iter()
         .map(|c| {
-            let kids = e.contexts().iter().filter(|k| k.parent == Some(c.id)).count();
-            (c.id.0, context_name(e, c.id), kids)
+            (
+                c.0,
+                context_name(e, c),
+                counts.get(&c).copied().unwrap_or(0),
+            )
         })
         .collect();
     v.sort_by(|a, b| a.1.cmp(&b.1));
@@ -38,7 +60,12 @@ pub fn ContextTree() -> impl IntoView {
         store.with(|e| {
             e.contexts()
                 .iter()
-                .filter(|c| c.name.as_deref().is_some_and(|n| n.to_lowercase().contains(&q)) || c.id.0.to_string() == q)
+                .filter(|c| {
+                    c.name
+                        .as_deref()
+                        .is_some_and(|n| n.to_lowercase().contains(&q))
+                        || c.id.0.to_string() == q
+                })
                 .take(50)
                 .map(|c| (c.id.0, context_name(e, c.id)))
                 .collect::<Vec<_>>()
@@ -75,7 +102,7 @@ pub fn ContextTree() -> impl IntoView {
 #[component]
 fn TreeNode(parent: Option<ContextId>, depth: usize) -> impl IntoView {
     let store = use_store();
-    let kids = Memo::new(move |_| store.with(|e| children_of(e, parent)));
+    let kids = Memo::new(move |_| store.with_structure(|e| children_of(e, parent)));
     let render = move || {
         kids.get()
             .into_iter()
@@ -109,7 +136,11 @@ pub fn ContextPage(
     let router = use_router();
     let ctx = ContextId(id);
     let exists = Memo::new(move |_| store.with(|e| e.context(ctx).is_some()));
-    let tab = Memo::new(move |_| router.loc.with(|l| l.param("tab").unwrap_or_else(|| "assign".into())));
+    let tab = Memo::new(move |_| {
+        router
+            .loc
+            .with(|l| l.param("tab").unwrap_or_else(|| "assign".into()))
+    });
     let path = Memo::new(move |_| {
         store.with(|e| {
             e.context_path(ctx)
@@ -134,6 +165,7 @@ pub fn ContextPage(
                 {path.get().into_iter().map(|(cid, name)| view! { <a href=format!("#/contexts/{cid}")>{name}</a> }).collect_view()}
             </nav>
             <h1>{path.get().last().map(|p| p.1.clone()).unwrap_or_default()}</h1>
+            <Children ctx=ctx/>
             <div class="tabs" role="tablist">
                 {tabs
                     .into_iter()
@@ -162,6 +194,24 @@ pub fn ContextPage(
     }
 }
 
+/// The context's children, as links (user contexts left out).
+#[component]
+fn Children(ctx: ContextId) -> impl IntoView {
+    let store = use_store();
+    let kids = Memo::new(move |_| store.with_structure(|e| children_of(e, Some(ctx))));
+    move || {
+        let list = kids.get();
+        (!list.is_empty()).then(|| view! {
+            <details class="children">
+                <summary>{list.len()} " child contexts"</summary>
+                <ul class="compact columns" id="children">
+                    {list.into_iter().map(|(id, name, _)| view! { <li><a href=format!("#/contexts/{id}")>{name}</a></li> }).collect_view()}
+                </ul>
+            </details>
+        })
+    }
+}
+
 #[component]
 fn AssignRoles(ctx: ContextId) -> impl IntoView {
     let store = use_store();
@@ -177,7 +227,11 @@ fn AssignRoles(ctx: ContextId) -> impl IntoView {
                 .into_iter()
                 .filter(|r| level.is_some_and(|l| r.contextlevels.contains(&l)))
                 .map(|r| {
-                    let n = e.assignments_at(ctx).iter().filter(|a| a.role == r.id).count();
+                    let n = e
+                        .assignments_at(ctx)
+                        .iter()
+                        .filter(|a| a.role == r.id)
+                        .count();
                     let can = e.can_assign(actor, r.id, ctx, at).unwrap_or(false);
                     (r.id, display_role(&r, &lang.get()), n, can)
                 })
@@ -223,7 +277,12 @@ fn AssignLists(ctx: ContextId, role: RoleId) -> impl IntoView {
     let potential = Memo::new(move |_| {
         let s = search.get().to_lowercase();
         store.with(|e| {
-            let here: Vec<UserId> = e.assignments_at(ctx).into_iter().filter(|a| a.role == role).map(|a| a.user).collect();
+            let here: Vec<UserId> = e
+                .assignments_at(ctx)
+                .into_iter()
+                .filter(|a| a.role == role)
+                .map(|a| a.user)
+                .collect();
             let mut v: Vec<(u32, String)> = e
                 .users()
                 .iter()
@@ -238,7 +297,10 @@ fn AssignLists(ctx: ContextId, role: RoleId) -> impl IntoView {
     });
     let selected = |ev: &leptos::ev::Event| -> Vec<String> {
         use wasm_bindgen::JsCast;
-        let Some(sel) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok()) else {
+        let Some(sel) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlSelectElement>().ok())
+        else {
             return Vec::new();
         };
         let opts = sel.selected_options();
@@ -252,7 +314,14 @@ fn AssignLists(ctx: ContextId, role: RoleId) -> impl IntoView {
             .get_untracked()
             .iter()
             .filter_map(|v| v.parse::<u32>().ok())
-            .map(|u| EditOp::Assign { user: UserId(u), role, context: ctx, from: None, until: None, source: Some(Source::Manual) })
+            .map(|u| EditOp::Assign {
+                user: UserId(u),
+                role,
+                context: ctx,
+                from: None,
+                until: None,
+                source: Some(Source::Manual),
+            })
             .collect();
         if ops.is_empty() {
             return;
@@ -267,7 +336,12 @@ fn AssignLists(ctx: ContextId, role: RoleId) -> impl IntoView {
             .get_untracked()
             .iter()
             .filter_map(|v| v.parse::<u32>().ok())
-            .map(|u| EditOp::Unassign { user: UserId(u), role, context: ctx, source: Some(Source::Manual) })
+            .map(|u| EditOp::Unassign {
+                user: UserId(u),
+                role,
+                context: ctx,
+                source: Some(Source::Manual),
+            })
             .collect();
         if ops.is_empty() {
             return;
@@ -368,7 +442,10 @@ fn OverrideTable(ctx: ContextId, role: RoleId, filter: Memo<String>) -> impl Int
         let f = filter.get().to_lowercase();
         let actor = UserId(store.actor.get());
         store.with(|e| {
-            let level = e.context(ctx).map(|c| c.level).unwrap_or(ContextLevel::System);
+            let level = e
+                .context(ctx)
+                .map(|c| c.level)
+                .unwrap_or(ContextLevel::System);
             let parent = e.context(ctx).and_then(|c| c.parent);
             let inherited = parent.map(|p| role_values(e, p)).unwrap_or_default();
             let here = e.overrides_in(ctx);
@@ -378,9 +455,14 @@ fn OverrideTable(ctx: ContextId, role: RoleId, filter: Memo<String>) -> impl Int
                 .filter(|c| is_relevant(c.contextlevel, level))
                 .filter(|c| f.is_empty() || c.name.to_lowercase().contains(&f))
                 .map(|c| {
-                    let cur = here.iter().find(|o| o.role == role && o.capability == c.name).map(|o| o.permission);
+                    let cur = here
+                        .iter()
+                        .find(|o| o.role == role && o.capability == c.name)
+                        .map(|o| o.permission);
                     let inh = inherited.get(&(role, c.name.clone())).copied();
-                    let can = e.can_override(actor, role, ctx, Some(&c.name), at).unwrap_or(false);
+                    let can = e
+                        .can_override(actor, role, ctx, Some(&c.name), at)
+                        .unwrap_or(false);
                     (c.name.clone(), c.risks, inh, cur, can)
                 })
                 .collect::<Vec<_>>()
@@ -388,7 +470,12 @@ fn OverrideTable(ctx: ContextId, role: RoleId, filter: Memo<String>) -> impl Int
     });
     let set = move |cap: String, p: Option<capstan_core::Permission>| {
         let _ = store.apply(
-            vec![EditOp::SetPermission { role, context: ctx, capability: cap.clone(), permission: p }],
+            vec![EditOp::SetPermission {
+                role,
+                context: ctx,
+                capability: cap.clone(),
+                permission: p,
+            }],
             &format!("override {cap}: {}", permission_label(p)),
         );
     };
@@ -440,7 +527,9 @@ fn CheckPermissions(ctx: ContextId) -> impl IntoView {
     let filter = RwSignal::new(String::new());
     let on_user = Callback::new(move |u: u32| router.push_param("user", &u.to_string()));
     let rows = Memo::new(move |_| {
-        let Some(u) = user.get() else { return Err("Choose a user to check.".to_string()) };
+        let Some(u) = user.get() else {
+            return Err("Choose a user to check.".to_string());
+        };
         let f = filter.get().to_lowercase();
         store.with(|e| {
             e.effective_permissions(UserId(u), ctx, CheckOptions::at(now()))
@@ -504,13 +593,29 @@ fn Why(ctx: ContextId, user: UserId, cap: String) -> impl IntoView {
                         .roles
                         .iter()
                         .map(|r| {
-                            let origins = r.origins.iter().map(|o| origin_text(e, *o)).collect::<Vec<_>>().join("; ");
+                            let origins = r
+                                .origins
+                                .iter()
+                                .map(|o| origin_text(e, *o))
+                                .collect::<Vec<_>>()
+                                .join("; ");
                             let rows = r
                                 .rows
                                 .iter()
-                                .map(|row| (context_name(e, row.context), permission_label(Some(row.permission)), row.decisive))
+                                .map(|row| {
+                                    (
+                                        context_name(e, row.context),
+                                        permission_label(Some(row.permission)),
+                                        row.decisive,
+                                    )
+                                })
                                 .collect::<Vec<_>>();
-                            (role_name(e, r.role, &lang.get()), origins, rows, permission_label(r.value))
+                            (
+                                role_name(e, r.role, &lang.get()),
+                                origins,
+                                rows,
+                                permission_label(r.value),
+                            )
                         })
                         .collect::<Vec<_>>();
                     (x.allowed, x.step, x.reason.clone(), roles)
@@ -550,7 +655,12 @@ fn Why(ctx: ContextId, user: UserId, cap: String) -> impl IntoView {
 
 fn origin_text(e: &Engine, o: RoleOrigin) -> String {
     match o {
-        RoleOrigin::Assignment { context, source, until, .. } => format!(
+        RoleOrigin::Assignment {
+            context,
+            source,
+            until,
+            ..
+        } => format!(
             "{} assignment in {}{}",
             format!("{source:?}").to_lowercase(),
             context_name(e, context),
@@ -570,9 +680,18 @@ fn SwitchPreview(ctx: ContextId) -> impl IntoView {
     let router = use_router();
     let lang = store.lang;
     let role = Memo::new(move |_| router.loc.with(|l| l.num("role")).map(RoleId));
-    let roles = Memo::new(move |_| store.with(|e| ordered_roles(e).into_iter().map(|r| (r.id.0, display_role(&r, &lang.get()))).collect::<Vec<_>>()));
+    let roles = Memo::new(move |_| {
+        store.with(|e| {
+            ordered_roles(e)
+                .into_iter()
+                .map(|r| (r.id.0, display_role(&r, &lang.get())))
+                .collect::<Vec<_>>()
+        })
+    });
     let preview = Memo::new(move |_| {
-        let Some(r) = role.get() else { return Err("Choose a role to view this context as.".to_string()) };
+        let Some(r) = role.get() else {
+            return Err("Choose a role to view this context as.".to_string());
+        };
         let actor = UserId(store.actor.get());
         store.with(|e| {
             let at = now();
@@ -580,16 +699,27 @@ fn SwitchPreview(ctx: ContextId) -> impl IntoView {
             // The preview runs on a copy: the acting user switched to the role here, checked
             // without doanything so that a site admin sees what the role sees.
             let mut copy = e.clone();
-            copy.apply(EditOp::AddSwitch { user: actor, context: ctx, role: r })
-                .map_err(|err| format!("{err} (error[{}])", err.code()))?;
-            let opts = CheckOptions { doanything: false, at };
+            copy.apply(EditOp::AddSwitch {
+                user: actor,
+                context: ctx,
+                role: r,
+            })
+            .map_err(|err| format!("{err} (error[{}])", err.code()))?;
+            let opts = CheckOptions {
+                doanything: false,
+                at,
+            };
             let list = copy
                 .effective_permissions(actor, ctx, opts)
                 .map_err(|err| format!("{err} (error[{}])", err.code()))?
                 .into_iter()
                 .map(|p| (p.capability.to_string(), p.allowed, rule_text(p.rule)))
                 .collect::<Vec<_>>();
-            let visible = copy.visible_items(actor, at).iter().filter(|i| i.visible).count();
+            let visible = copy
+                .visible_items(actor, at)
+                .iter()
+                .filter(|i| i.visible)
+                .count();
             Ok((may, list, visible))
         })
     });

@@ -5,9 +5,7 @@
 use crate::route::use_router;
 use crate::store::{Store, perf_now, use_store};
 use crate::ui::{UserPicker, context_name, display_role, rule_text, user_name};
-use capstan_core::{
-    CheckOptions, ContextId, Engine, Permission, RoleId, UserId,
-};
+use capstan_core::{CheckOptions, ContextId, Engine, Permission, RoleId, UserId};
 use leptos::prelude::*;
 use std::collections::HashMap;
 
@@ -15,7 +13,11 @@ use std::collections::HashMap;
 /// path, a prohibit anywhere on the path winning (SEMANTICS.md §2 step 9 for one role).
 pub fn role_values(e: &Engine, ctx: ContextId) -> HashMap<(RoleId, String), Permission> {
     let mut out: HashMap<(RoleId, String), Permission> = HashMap::new();
-    for row in e.permissions().into_iter().filter(|r| e.context(r.context).map(|c| c.parent.is_none()).unwrap_or(false)) {
+    for row in e.permissions().into_iter().filter(|r| {
+        e.context(r.context)
+            .map(|c| c.parent.is_none())
+            .unwrap_or(false)
+    }) {
         out.insert((row.role, row.capability), row.permission);
     }
     let path = e.context_path(ctx).unwrap_or_default();
@@ -65,7 +67,9 @@ pub fn HeatMap(
     let lang = store.lang;
     let data = Memo::new(move |_| {
         store.with(|e| {
-            let ctx = context.get().unwrap_or_else(|| crate::pages::roles::system_context(e));
+            let ctx = context
+                .get()
+                .unwrap_or_else(|| crate::pages::roles::system_context(e));
             let values = role_values(e, ctx);
             let roles = crate::pages::roles::ordered_roles(e);
             let caps: Vec<String> = e.capabilities().iter().map(|c| c.name.clone()).collect();
@@ -88,44 +92,73 @@ pub fn HeatMap(
             (caps, rows)
         })
     });
+    let canvas = NodeRef::<leptos::html::Canvas>::new();
+    Effect::new(move |_| {
+        let (caps, rows) = data.get();
+        let Some(c) = canvas.get() else { return };
+        let c: web_sys::HtmlCanvasElement = c;
+        let (w, h) = (
+            caps.len().max(1) as u32 * 4,
+            rows.len().max(1) as u32 * ROW_PX,
+        );
+        c.set_width(w);
+        c.set_height(h);
+        let _ = c.set_attribute("style", &format!("width:100%;height:{h}px"));
+        let Some(ctx) = c.get_context("2d").ok().flatten().and_then(|x| {
+            wasm_bindgen::JsCast::dyn_into::<web_sys::CanvasRenderingContext2d>(x).ok()
+        }) else {
+            return;
+        };
+        for (y, (_, _, cells, _)) in rows.iter().enumerate() {
+            for (x, v) in cells.iter().enumerate() {
+                ctx.set_fill_style_str(COLOURS.get(*v as usize).copied().unwrap_or("#fff"));
+                ctx.fill_rect(
+                    (x * 4) as f64,
+                    (y as u32 * ROW_PX) as f64,
+                    3.0,
+                    (ROW_PX - 2) as f64,
+                );
+            }
+        }
+    });
     view! {
         <div class="heatmap" id="heatmap" data-rev=move || store.rev.get().to_string()>
-            {move || {
-                let (caps, rows) = data.get();
-                let caps = std::sync::Arc::new(caps);
-                rows.into_iter()
-                    .map(|(rid, name, cells, allowed)| {
-                        let caps = caps.clone();
-                        let label = format!("{name}: {allowed} of {} capabilities allowed", cells.len());
-                        view! {
-                            <div class="hm-row" class:hm-highlight=highlight == Some(rid) data-role=rid.0.to_string()>
-                                <span class="hm-label" title=name.clone()>{name.clone()}</span>
-                                <span class="hm-cells" role="img" aria-label=label>
-                                    {cells
-                                        .into_iter()
-                                        .enumerate()
-                                        .map(|(i, v)| {
-                                            let title = format!("{}: {}", caps.get(i).cloned().unwrap_or_default(), ["not set", "allow", "prevent", "prohibit"].get(v as usize).copied().unwrap_or(""));
-                                            view! { <i class=format!("hm hm{v}") title=title></i> }
-                                        })
-                                        .collect_view()}
-                                </span>
-                                <span class="hm-count">{allowed}</span>
-                            </div>
-                        }
-                    })
-                    .collect_view()
-            }}
+            <div class="hm-labels">
+                {move || {
+                    data.get()
+                        .1
+                        .into_iter()
+                        .map(|(rid, name, cells, allowed)| {
+                            let label = format!("{name}: {allowed} of {} capabilities allowed", cells.len());
+                            view! {
+                                <div class="hm-row" class:hm-highlight=highlight == Some(rid) data-role=rid.0.to_string() title=label>
+                                    <span class="hm-label">{name}</span>
+                                    <span class="hm-count">{allowed}</span>
+                                </div>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </div>
+            <canvas
+                node_ref=canvas
+                class="hm-canvas"
+                role="img"
+                aria-label="Role by capability heat map: green allow, amber prevent, red prohibit, grey not set"
+            ></canvas>
         </div>
     }
 }
 
+const ROW_PX: u32 = 16;
+const COLOURS: [&str; 4] = ["#e3e6ec", "#2e7d32", "#f0a020", "#c62828"];
+
 /// Picks a sensible preview subject for a role: a user holding it and where.
 fn default_subject(e: &Engine, role: Option<RoleId>) -> (Option<u32>, Option<u32>) {
-    let a = e
-        .assignments()
-        .into_iter()
-        .find(|a| role.is_none_or(|r| a.role == r) && e.user(a.user).is_some_and(|u| !u.deleted && !u.suspended));
+    let a = e.assignments().into_iter().find(|a| {
+        role.is_none_or(|r| a.role == r)
+            && e.user(a.user).is_some_and(|u| !u.deleted && !u.suspended)
+    });
     match a {
         Some(a) => (Some(a.user.0), Some(a.context.0)),
         None => (None, None),
@@ -173,7 +206,11 @@ fn PreviewBody(store: Store, user: Memo<Option<u32>>, ctx: Memo<Option<u32>>) ->
             let perms = e
                 .effective_permissions(UserId(u), ContextId(c), CheckOptions::at(at))
                 .map_err(|err| format!("{err} (error[{}])", err.code()))?;
-            let allowed: Vec<String> = perms.iter().filter(|p| p.allowed).map(|p| p.capability.to_string()).collect();
+            let allowed: Vec<String> = perms
+                .iter()
+                .filter(|p| p.allowed)
+                .map(|p| p.capability.to_string())
+                .collect();
             let denied: Vec<(String, String)> = perms
                 .iter()
                 .filter(|p| !p.allowed)

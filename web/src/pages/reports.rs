@@ -14,7 +14,14 @@ pub fn Overview() -> impl IntoView {
     let lang = store.lang;
     let cap = Memo::new(move |_| router.loc.with(|l| l.param("cap")));
     let ctx = Memo::new(move |_| router.loc.with(|l| l.num("ctx")).unwrap_or(1));
-    let caps = Memo::new(move |_| store.with(|e| e.capabilities().iter().map(|c| c.name.clone()).collect::<Vec<_>>()));
+    let caps = Memo::new(move |_| {
+        store.with(|e| {
+            e.capabilities()
+                .iter()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()
+        })
+    });
     let overview = Memo::new(move |_| {
         let c = cap.get()?;
         Some(store.with(|e| {
@@ -25,9 +32,19 @@ pub fn Overview() -> impl IntoView {
                             let ovr = r
                                 .overrides
                                 .iter()
-                                .map(|(cx, p)| format!("{} in {}", permission_label(Some(*p)), context_name(e, *cx)))
+                                .map(|(cx, p)| {
+                                    format!(
+                                        "{} in {}",
+                                        permission_label(Some(*p)),
+                                        context_name(e, *cx)
+                                    )
+                                })
                                 .collect::<Vec<_>>();
-                            (role_name(e, r.role, &lang.get()), permission_label(r.definition), ovr)
+                            (
+                                role_name(e, r.role, &lang.get()),
+                                permission_label(r.definition),
+                                ovr,
+                            )
                         })
                         .collect::<Vec<_>>()
                 })
@@ -39,7 +56,16 @@ pub fn Overview() -> impl IntoView {
         let x = ContextId(ctx.get());
         Some(store.with(|e| {
             e.users_with_capability(&c, x, now())
-                .map(|u| (u.all_authenticated, u.users.iter().map(|id| user_name(e, *id)).collect::<Vec<_>>(), context_name(e, x)))
+                .map(|u| {
+                    (
+                        u.all_authenticated,
+                        u.users
+                            .iter()
+                            .map(|id| user_name(e, *id))
+                            .collect::<Vec<_>>(),
+                        context_name(e, x),
+                    )
+                })
                 .map_err(|e| format!("{e} (error[{}])", e.code()))
         }))
     });
@@ -91,7 +117,13 @@ pub fn Unsupported() -> impl IntoView {
                         .find(|a| a.user == k.user && a.role == k.role && a.context == k.context)
                         .map(|a| a.source)
                         .unwrap_or(Source::Manual);
-                    (k, user_name(e, k.user), role_name(e, k.role, &lang.get()), context_name(e, k.context), source)
+                    (
+                        k,
+                        user_name(e, k.user),
+                        role_name(e, k.role, &lang.get()),
+                        context_name(e, k.context),
+                        source,
+                    )
                 })
                 .collect::<Vec<_>>()
         })
@@ -101,14 +133,22 @@ pub fn Unsupported() -> impl IntoView {
             .get_untracked()
             .iter()
             .filter(|r| r.4 == Source::Manual)
-            .map(|r| EditOp::Unassign { user: r.0.user, role: r.0.role, context: r.0.context, source: Some(Source::Manual) })
+            .map(|r| EditOp::Unassign {
+                user: r.0.user,
+                role: r.0.role,
+                context: r.0.context,
+                source: Some(Source::Manual),
+            })
             .collect();
         if ops.is_empty() {
             store.say(true, "nothing to clean up: only non-manual assignments are left, and those are never removed here");
             return;
         }
         let n = ops.len();
-        let _ = store.apply(ops, &format!("removed {n} unsupported manual assignment(s)"));
+        let _ = store.apply(
+            ops,
+            &format!("removed {n} unsupported manual assignment(s)"),
+        );
     };
     view! {
         <h1>"Unsupported role assignments"</h1>

@@ -52,7 +52,10 @@ pub fn NewRole() -> impl IntoView {
     let base = RwSignal::new(
         router
             .loc
-            .with_untracked(|l| l.param("from").or_else(|| l.param("archetype").map(|a| format!("a:{a}"))))
+            .with_untracked(|l| {
+                l.param("from")
+                    .or_else(|| l.param("archetype").map(|a| format!("a:{a}")))
+            })
             .unwrap_or_else(|| "a:student".into()),
     );
     let shortname = RwSignal::new(String::new());
@@ -63,7 +66,9 @@ pub fn NewRole() -> impl IntoView {
         ev.prevent_default();
         let short = shortname.get_untracked().trim().to_string();
         if !is_valid_shortname(&short) {
-            error.set(Some("Short name: use ASCII letters, digits, _ and - only (1–100 characters).".into()));
+            error.set(Some(
+                "Short name: use ASCII letters, digits, _ and - only (1–100 characters).".into(),
+            ));
             return;
         }
         let display = name.get_untracked();
@@ -74,7 +79,8 @@ pub fn NewRole() -> impl IntoView {
             }
             let id = next_role_id(e);
             let source = if let Some(a) = b.strip_prefix("a:") {
-                let arch = Archetype::from_name(a).ok_or_else(|| format!("unknown archetype {a}"))?;
+                let arch =
+                    Archetype::from_name(a).ok_or_else(|| format!("unknown archetype {a}"))?;
                 let mut template = standard_role(e, arch).unwrap_or(Role {
                     id,
                     shortname: short.clone(),
@@ -91,10 +97,18 @@ pub fn NewRole() -> impl IntoView {
                 template.archetype = Some(arch);
                 template
             } else {
-                let rid = b.parse::<u32>().map_err(|_| "choose what to base the role on".to_string())?;
-                e.role(RoleId(rid)).cloned().ok_or_else(|| format!("unknown role {rid}"))?
+                let rid = b
+                    .parse::<u32>()
+                    .map_err(|_| "choose what to base the role on".to_string())?;
+                e.role(RoleId(rid))
+                    .cloned()
+                    .ok_or_else(|| format!("unknown role {rid}"))?
             };
-            let display = if display.trim().is_empty() { short.clone() } else { display.clone() };
+            let display = if display.trim().is_empty() {
+                short.clone()
+            } else {
+                display.clone()
+            };
             Ok((id, duplicate_ops(e, &source, id, &short, &display)))
         });
         match made {
@@ -136,7 +150,7 @@ pub fn NewRole() -> impl IntoView {
                 </optgroup>
             </select>
             <label for="new-shortname">"Short name"</label>
-            <input id="new-shortname" required pattern="[A-Za-z0-9_-]+" bind:value=shortname autocomplete="off"/>
+            <input id="new-shortname" required pattern="[A-Za-z0-9_\\-]+" bind:value=shortname autocomplete="off"/>
             <label for="new-name">"Full name"</label>
             <input id="new-name" bind:value=name autocomplete="off"/>
             <div class="form-actions">
@@ -156,7 +170,8 @@ pub fn EditRole(
 ) -> impl IntoView {
     let store = use_store();
     let role = Memo::new(move |_| store.with(|e| e.role(RoleId(id)).cloned()));
-    move || match role.get() {
+    move || {
+        match role.get() {
         None => view! {
             <h1>"No such role"</h1>
             <p>"Role " {id} " does not exist (deleted, or undone). " <a href="#/roles">"Back to roles"</a></p>
@@ -175,6 +190,7 @@ pub fn EditRole(
         }
         .into_any(),
     }
+    }
 }
 
 #[component]
@@ -187,14 +203,21 @@ fn RoleForm(
     let name = RwSignal::new(role.name.clone());
     let shortname = RwSignal::new(role.shortname.clone());
     let description = RwSignal::new(role.description.clone());
-    let archetype = RwSignal::new(role.archetype.map(|a| a.name().to_string()).unwrap_or_default());
+    let archetype = RwSignal::new(
+        role.archetype
+            .map(|a| a.name().to_string())
+            .unwrap_or_default(),
+    );
     let levels = RwSignal::new(role.contextlevels.clone());
     let short_ok = Memo::new(move |_| is_valid_shortname(shortname.get().trim()));
     let lang = store.lang;
     let save = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         if !short_ok.get_untracked() {
-            store.say(false, "the short name may hold ASCII letters, digits, _ and - only");
+            store.say(
+                false,
+                "the short name may hold ASCII letters, digits, _ and - only",
+            );
             return;
         }
         let Some(current) = store.with_untracked(|e| e.role(id).cloned()) else {
@@ -208,7 +231,10 @@ fn RoleForm(
         let mut lv = levels.get_untracked();
         lv.sort();
         doc.contextlevels = Some(lv);
-        let _ = store.apply(vec![EditOp::PutRole { role: doc }], &format!("saved role {}", shortname.get_untracked()));
+        let _ = store.apply(
+            vec![EditOp::PutRole { role: doc }],
+            &format!("saved role {}", shortname.get_untracked()),
+        );
     };
     let reset = move |_| {
         let arch = Archetype::from_name(&archetype.get_untracked());
@@ -218,14 +244,21 @@ fn RoleForm(
         };
         let ops = store.with_untracked(|e| match standard_role(e, arch) {
             Some(src) if src.id != id => Ok(copy_definition_ops(e, src.id, id)),
-            Some(_) => Err("this is the archetype's standard role: there is nothing to reset it to".to_string()),
+            Some(_) => Err(
+                "this is the archetype's standard role: there is nothing to reset it to"
+                    .to_string(),
+            ),
             None => Err(format!("no role of archetype {} on this site", arch.name())),
         });
         match ops {
             Ok(ops) if ops.is_empty() => store.say(true, "already the archetype's definition"),
             Ok(ops) => {
                 let ok = window()
-                    .confirm_with_message(&format!("Reset {} capabilities to the {} archetype?", ops.len(), arch.name()))
+                    .confirm_with_message(&format!(
+                        "Reset {} capabilities to the {} archetype?",
+                        ops.len(),
+                        arch.name()
+                    ))
                     .unwrap_or(false);
                 if ok {
                     let _ = store.apply(ops, &format!("reset to archetype {}", arch.name()));
@@ -306,7 +339,7 @@ fn CapabilityTable(
     let store = use_store();
     let router = use_router();
     let filter = Memo::new(move |_| router.loc.with(|l| l.param("q").unwrap_or_default()));
-    let caps = Memo::new(move |_| store.with(|e| e.capabilities().to_vec()));
+    let caps = Memo::new(move |_| store.with_structure(|e| e.capabilities().to_vec()));
     let groups = Memo::new(move |_| {
         let f = filter.get().to_lowercase();
         let mut groups: Vec<(String, Vec<Capability>)> = Vec::new();
@@ -326,7 +359,12 @@ fn CapabilityTable(
     let set = move |cap: String, p: Option<capstan_core::Permission>| {
         let system = store.with_untracked(system_context);
         let _ = store.apply(
-            vec![EditOp::SetPermission { role, context: system, capability: cap.clone(), permission: p }],
+            vec![EditOp::SetPermission {
+                role,
+                context: system,
+                capability: cap.clone(),
+                permission: p,
+            }],
             &format!("{cap}: {}", permission_label(p)),
         );
     };

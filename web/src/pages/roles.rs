@@ -16,12 +16,25 @@ pub fn ordered_roles(e: &Engine) -> Vec<Role> {
 }
 
 /// The ops that copy a role under a new id and short name.
-pub fn duplicate_ops(e: &Engine, src: &Role, id: RoleId, shortname: &str, name: &str) -> Vec<EditOp> {
+pub fn duplicate_ops(
+    e: &Engine,
+    src: &Role,
+    id: RoleId,
+    shortname: &str,
+    name: &str,
+) -> Vec<EditOp> {
     let mut doc = RoleDoc::from(src);
     doc.id = id.0;
     doc.shortname = shortname.to_string();
     doc.name = Some(name.to_string());
-    doc.sortorder = Some(e.roles().iter().filter_map(|r| r.sortorder).max().unwrap_or(0) + 1);
+    doc.sortorder = Some(
+        e.roles()
+            .iter()
+            .filter_map(|r| r.sortorder)
+            .max()
+            .unwrap_or(0)
+            + 1,
+    );
     let system = system_context(e);
     let mut ops = vec![EditOp::PutRole { role: doc }];
     for cap in e.capabilities() {
@@ -48,7 +61,14 @@ pub fn system_context(e: &Engine) -> capstan_core::ContextId {
 
 /// The next free role id.
 pub fn next_role_id(e: &Engine) -> RoleId {
-    RoleId(e.roles().iter().map(|r| r.id.0).max().unwrap_or(0).saturating_add(1))
+    RoleId(
+        e.roles()
+            .iter()
+            .map(|r| r.id.0)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1),
+    )
 }
 
 /// A short name not used yet, starting from `base`.
@@ -66,7 +86,11 @@ pub fn free_shortname(e: &Engine, base: &str) -> String {
 #[component]
 pub fn DefineRoles() -> impl IntoView {
     let router = use_router();
-    let tab = Memo::new(move |_| router.loc.with(|l| l.param("tab").unwrap_or_else(|| "define".into())));
+    let tab = Memo::new(move |_| {
+        router
+            .loc
+            .with(|l| l.param("tab").unwrap_or_else(|| "define".into()))
+    });
     let tabs = [
         ("define", "Manage roles"),
         ("assign", "Allow role assignments"),
@@ -108,7 +132,11 @@ fn RoleList() -> impl IntoView {
     let lang = store.lang;
     let move_role = move |idx: usize, up: bool| {
         let list = roles.get_untracked();
-        let other = if up { idx.checked_sub(1) } else { Some(idx + 1) };
+        let other = if up {
+            idx.checked_sub(1)
+        } else {
+            Some(idx + 1)
+        };
         let (Some(a), Some(b)) = (list.get(idx), other.and_then(|o| list.get(o))) else {
             return;
         };
@@ -139,28 +167,41 @@ fn RoleList() -> impl IntoView {
             ))
             .unwrap_or(false);
         if ok {
-            let _ = store.apply(vec![EditOp::DeleteRole { role: r.id }], &format!("deleted {}", r.shortname));
+            let _ = store.apply(
+                vec![EditOp::DeleteRole { role: r.id }],
+                &format!("deleted {}", r.shortname),
+            );
         }
     };
     let duplicate = move |r: Role| {
         let ops = store.with_untracked(|e| {
             let id = next_role_id(e);
             let short = free_shortname(e, &format!("{}copy", r.shortname));
-            (id, duplicate_ops(e, &r, id, &short, &format!("{} (copy)", display_role(&r, "en"))))
+            (
+                id,
+                duplicate_ops(
+                    e,
+                    &r,
+                    id,
+                    &short,
+                    &format!("{} (copy)", display_role(&r, "en")),
+                ),
+            )
         });
-        if store.apply(ops.1, &format!("duplicated {}", r.shortname)).is_ok() {
+        if store
+            .apply(ops.1, &format!("duplicated {}", r.shortname))
+            .is_ok()
+        {
             router.go(&format!("#/roles/{}", ops.0));
         }
     };
-    let export = move |r: Role| {
-        match store.with_untracked(|e| e.export_preset(r.id)) {
-            Ok(xml) => {
-                if let Err(e) = download(&format!("{}.xml", r.shortname), "application/xml", &xml) {
-                    store.say(false, e);
-                }
+    let export = move |r: Role| match store.with_untracked(|e| e.export_preset(r.id)) {
+        Ok(xml) => {
+            if let Err(e) = download(&format!("{}.xml", r.shortname), "application/xml", &xml) {
+                store.say(false, e);
             }
-            Err(e) => store.say(false, format!("export refused: {e} (error[{}])", e.code())),
         }
+        Err(e) => store.say(false, format!("export refused: {e} (error[{}])", e.code())),
     };
     let import = move |ev: leptos::ev::Event| {
         read_file(&ev, move |name, xml| import_preset(store, &name, &xml));
@@ -223,18 +264,28 @@ pub fn import_preset(store: Store, file: &str, xml: &str) {
         Ok((ops, report)) => {
             let what = format!(
                 "{} role {} from {file}: {} permissions{}{}",
-                if report.created { "created" } else { "replaced" },
+                if report.created {
+                    "created"
+                } else {
+                    "replaced"
+                },
                 report.shortname,
                 report.permissions_set,
                 if report.unknown_capabilities.is_empty() {
                     String::new()
                 } else {
-                    format!("; capabilities not on this site, skipped: {}", report.unknown_capabilities.join(", "))
+                    format!(
+                        "; capabilities not on this site, skipped: {}",
+                        report.unknown_capabilities.join(", ")
+                    )
                 },
                 if report.unknown_roles.is_empty() {
                     String::new()
                 } else {
-                    format!("; unknown roles in allow lists: {}", report.unknown_roles.join(", "))
+                    format!(
+                        "; unknown roles in allow lists: {}",
+                        report.unknown_roles.join(", ")
+                    )
                 },
             );
             let _ = store.apply(ops, &what);
@@ -279,7 +330,13 @@ fn AllowGrid(
         *list = Some(v);
         let _ = store.apply(
             vec![EditOp::PutRole { role: doc }],
-            &format!("{} may {}{} role {}", from.shortname, kind3, if on { "" } else { " no longer" }, target),
+            &format!(
+                "{} may {}{} role {}",
+                from.shortname,
+                kind3,
+                if on { "" } else { " no longer" },
+                target
+            ),
         );
     };
     let list_of = StoredValue::new(list_of);

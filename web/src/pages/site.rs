@@ -14,7 +14,17 @@ pub fn SiteData() -> impl IntoView {
     let store = use_store();
     let sync = use_sync();
     let history = Memo::new(move |_| store.history());
-    let counts = Memo::new(move |_| store.with(|e| (e.contexts().len(), e.users().len(), e.roles().len(), e.capabilities().len(), e.tenants().len())));
+    let counts = Memo::new(move |_| {
+        store.with(|e| {
+            (
+                e.contexts().len(),
+                e.users().len(),
+                e.roles().len(),
+                e.capabilities().len(),
+                e.tenants().len(),
+            )
+        })
+    });
     let export = move |_| {
         let text = store.export_json();
         if let Err(e) = download("capstan-site.json", "application/json", &text) {
@@ -29,26 +39,43 @@ pub fn SiteData() -> impl IntoView {
             },
             Err(e) => {
                 let detail = match &e {
-                    capstan_core::LoadError::Invalid(issues) => issues.iter().take(5).map(|i| format!("{} at {}: {}", i.code.as_str(), i.path, i.message)).collect::<Vec<_>>().join("; "),
+                    capstan_core::LoadError::Invalid(issues) => issues
+                        .iter()
+                        .take(5)
+                        .map(|i| format!("{} at {}: {}", i.code.as_str(), i.path, i.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
                     other => other.to_string(),
                 };
-                store.say(false, format!("{name} was not imported (error[{}]): {detail}", e.code()));
+                store.say(
+                    false,
+                    format!("{name} was not imported (error[{}]): {detail}", e.code()),
+                );
             }
         });
     };
     let load_demo = move |_| {
-        if confirm("Replace the site in this browser with the demo site? Unsynced edits are lost.") {
+        if confirm("Replace the site in this browser with the demo site? Unsynced edits are lost.")
+        {
             let _ = store.replace_base(BaseKind::Demo, demo_engine(), None);
             store.say(true, "demo site loaded");
         }
     };
     let load_large = move |_| {
-        if confirm("Load the large generated site (100,000 contexts, 5,000 users)? Unsynced edits are lost.") {
+        if confirm(
+            "Load the large generated site (100,000 contexts, 5,000 users)? Unsynced edits are lost.",
+        ) {
             let t = perf_now();
             match large_engine() {
                 Ok(e) => {
                     let _ = store.replace_base(BaseKind::Large, e, None);
-                    store.say(true, format!("large site generated and compiled in {:.0} ms", perf_now() - t));
+                    store.say(
+                        true,
+                        format!(
+                            "large site generated and compiled in {:.0} ms",
+                            perf_now() - t
+                        ),
+                    );
                 }
                 Err(m) => store.say(false, m),
             }
@@ -60,7 +87,13 @@ pub fn SiteData() -> impl IntoView {
     let do_login = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let t = totp.get_untracked();
-        leptos::task::spawn_local(login(store, sync, username.get_untracked(), password.get_untracked(), (!t.is_empty()).then_some(t)));
+        leptos::task::spawn_local(login(
+            store,
+            sync,
+            username.get_untracked(),
+            password.get_untracked(),
+            (!t.is_empty()).then_some(t),
+        ));
         password.set(String::new());
         totp.set(String::new());
     };
@@ -120,7 +153,10 @@ pub fn SiteData() -> impl IntoView {
 fn summary(change: &Value) -> String {
     let rev = change.get("revision").and_then(Value::as_u64).unwrap_or(0);
     let ops = change.get("ops").and_then(Value::as_array).map(|a| {
-        a.iter().filter_map(|o| o.get("op").and_then(Value::as_str)).collect::<Vec<_>>().join(", ")
+        a.iter()
+            .filter_map(|o| o.get("op").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join(", ")
     });
     format!("revision {rev}: {}", ops.unwrap_or_default())
 }

@@ -26,9 +26,19 @@ pub fn Support() -> impl IntoView {
                         .assignments()
                         .into_iter()
                         .filter(|a| a.user == u.id && a.source == capstan_core::Source::Support)
-                        .map(|a| (context_name(e, a.context), a.until.map(|t| t.to_string()), a.is_active(at)))
+                        .map(|a| {
+                            (
+                                context_name(e, a.context),
+                                a.until.map(|t| t.to_string()),
+                                a.is_active(at),
+                            )
+                        })
                         .collect();
-                    (user_name(e, u.id), u.support_identifier.clone().unwrap_or_default(), grants)
+                    (
+                        user_name(e, u.id),
+                        u.support_identifier.clone().unwrap_or_default(),
+                        grants,
+                    )
                 })
                 .collect::<Vec<_>>()
         })
@@ -37,7 +47,14 @@ pub fn Support() -> impl IntoView {
         let v = event_target_checked(&ev);
         let mut doc = store.with_untracked(|e| SettingsDoc::from(e.settings()));
         doc.support_access = Some(v);
-        let _ = store.apply(vec![EditOp::SetSettings { settings: doc }], if v { "support access allowed" } else { "support access turned off" });
+        let _ = store.apply(
+            vec![EditOp::SetSettings { settings: doc }],
+            if v {
+                "support access allowed"
+            } else {
+                "support access turned off"
+            },
+        );
     };
     view! {
         <h1>"Support access"</h1>
@@ -83,23 +100,55 @@ fn ServerSupport() -> impl IntoView {
         tick.get();
         leptos::task::spawn_local(async move {
             let t = token();
-            let r = request("GET", "/api/v1/support/requests?status=pending", t.as_deref(), None).await;
-            requests.set(if r.status == 200 { r.json() } else { json!({"error": r.error()}) });
+            let r = request(
+                "GET",
+                "/api/v1/support/requests?status=pending",
+                t.as_deref(),
+                None,
+            )
+            .await;
+            requests.set(if r.status == 200 {
+                r.json()
+            } else {
+                json!({"error": r.error()})
+            });
             let g = request("GET", "/api/v1/support/grants", t.as_deref(), None).await;
-            grants.set(if g.status == 200 { g.json() } else { json!({"error": g.error()}) });
-            let l = request("GET", "/api/v1/audit?support=true&limit=50", t.as_deref(), None).await;
-            log.set(if l.status == 200 { l.json() } else { json!({"error": l.error()}) });
+            grants.set(if g.status == 200 {
+                g.json()
+            } else {
+                json!({"error": g.error()})
+            });
+            let l = request(
+                "GET",
+                "/api/v1/audit?support=true&limit=50",
+                t.as_deref(),
+                None,
+            )
+            .await;
+            log.set(if l.status == 200 {
+                l.json()
+            } else {
+                json!({"error": l.error()})
+            });
         });
     });
     let act = move |path: String, body: Value, what: &'static str| {
         leptos::task::spawn_local(async move {
             let a = request("POST", &path, token().as_deref(), Some(&body)).await;
-            message.set(if (200..300).contains(&a.status) { what.to_string() } else { a.error() });
+            message.set(if (200..300).contains(&a.status) {
+                what.to_string()
+            } else {
+                a.error()
+            });
             tick.update(|t| *t += 1);
         });
     };
     let items = |v: &Value, key: &str| -> Vec<Value> {
-        v.get(key).and_then(Value::as_array).cloned().or_else(|| v.as_array().cloned()).unwrap_or_default()
+        v.get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .or_else(|| v.as_array().cloned())
+            .unwrap_or_default()
     };
     view! {
         <p role="status" id="support-message">{move || message.get()}</p>

@@ -19,8 +19,16 @@ pub fn Tenants() -> impl IntoView {
             e.tenants()
                 .iter()
                 .map(|t| {
-                    let members = e.users().iter().filter(|u| u.tenant == Some(t.id) && !u.deleted).count();
-                    let participants = e.users().iter().filter(|u| u.participant_of.contains(&t.id) && !u.deleted).count();
+                    let members = e
+                        .users()
+                        .iter()
+                        .filter(|u| u.tenant == Some(t.id) && !u.deleted)
+                        .count();
+                    let participants = e
+                        .users()
+                        .iter()
+                        .filter(|u| u.participant_of.contains(&t.id) && !u.deleted)
+                        .count();
                     (t.clone(), members, participants)
                 })
                 .collect::<Vec<_>>()
@@ -34,7 +42,14 @@ pub fn Tenants() -> impl IntoView {
     let suspend = move |t: capstan_core::Tenant, on: bool| {
         let mut doc = TenantDoc::from(&t);
         doc.suspended = Some(on);
-        let _ = store.apply(vec![EditOp::PutTenant { tenant: doc }], &format!("tenant {} {}", t.id, if on { "suspended" } else { "resumed" }));
+        let _ = store.apply(
+            vec![EditOp::PutTenant { tenant: doc }],
+            &format!(
+                "tenant {} {}",
+                t.id,
+                if on { "suspended" } else { "resumed" }
+            ),
+        );
     };
     view! {
         <h1>"Tenants"</h1>
@@ -71,6 +86,27 @@ pub fn Tenants() -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
+        <h2>"Members and participants"</h2>
+        {move || tenants.get().into_iter().map(|(t, _, _)| {
+            let tid = t.id;
+            let people = store.with(|e| {
+                e.users()
+                    .iter()
+                    .filter(|u| !u.deleted && (u.tenant == Some(tid) || u.participant_of.contains(&tid)))
+                    .map(|u| (u.id.0, crate::ui::user_name(e, u.id), u.tenant == Some(tid)))
+                    .collect::<Vec<_>>()
+            });
+            view! {
+                <details class="members" data-tenant=tid.0.to_string()>
+                    <summary>{t.name.clone().unwrap_or_else(|| format!("Tenant {tid}"))} ": " {people.len()} " people"</summary>
+                    <ul class="compact columns">
+                        {people.into_iter().map(|(id, name, member)| view! {
+                            <li><a href=format!("#/tenants/visibility?user={id}")>{name}</a> {if member { "" } else { " (participant)" }}</li>
+                        }).collect_view()}
+                    </ul>
+                </details>
+            }
+        }).collect_view()}
         <ProgramContents/>
     }
 }
@@ -81,18 +117,49 @@ fn ProgramContents() -> impl IntoView {
     let program = RwSignal::new(None::<u32>);
     let course = RwSignal::new(None::<u32>);
     let error = RwSignal::new(None::<String>);
-    let programs = Memo::new(move |_| store.with(|e| e.contexts().iter().filter(|c| c.level == ContextLevel::Program).map(|c| (c.id.0, context_name(e, c.id))).collect::<Vec<_>>()));
-    let courses = Memo::new(move |_| store.with(|e| e.contexts().iter().filter(|c| c.level == ContextLevel::Course).map(|c| (c.id.0, context_name(e, c.id))).collect::<Vec<_>>()));
+    let programs = Memo::new(move |_| {
+        store.with(|e| {
+            e.contexts()
+                .iter()
+                .filter(|c| c.level == ContextLevel::Program)
+                .map(|c| (c.id.0, context_name(e, c.id)))
+                .collect::<Vec<_>>()
+        })
+    });
+    let courses = Memo::new(move |_| {
+        store.with(|e| {
+            e.contexts()
+                .iter()
+                .filter(|c| c.level == ContextLevel::Course)
+                .map(|c| (c.id.0, context_name(e, c.id)))
+                .collect::<Vec<_>>()
+        })
+    });
     let contents = Memo::new(move |_| {
         let p = program.get()?;
-        Some(store.with(|e| e.site().program_courses.iter().filter(|pc| pc.program.0 == p).map(|pc| (pc.course.0, context_name(e, pc.course))).collect::<Vec<_>>()))
+        Some(store.with(|e| {
+            e.site()
+                .program_courses
+                .iter()
+                .filter(|pc| pc.program.0 == p)
+                .map(|pc| (pc.course.0, context_name(e, pc.course)))
+                .collect::<Vec<_>>()
+        }))
     });
     let add = move |_| {
         let (Some(p), Some(c)) = (program.get_untracked(), course.get_untracked()) else {
             error.set(Some("Choose a program and a course.".into()));
             return;
         };
-        match store.apply(vec![EditOp::AddProgramCourse { item: ProgramCourseDoc { program: p, course: c } }], "course added to program") {
+        match store.apply(
+            vec![EditOp::AddProgramCourse {
+                item: ProgramCourseDoc {
+                    program: p,
+                    course: c,
+                },
+            }],
+            "course added to program",
+        ) {
             Ok(()) => error.set(None),
             Err(m) => error.set(Some(m)),
         }
@@ -130,7 +197,15 @@ pub fn VisibilityPreview() -> impl IntoView {
         Some(store.with(|e| {
             e.visible_items(UserId(u), now())
                 .into_iter()
-                .map(|i| (i.context.0, context_name(e, i.context), i.tenant.map(|t| t.0), i.visible, reason_text(i.reason)))
+                .map(|i| {
+                    (
+                        i.context.0,
+                        context_name(e, i.context),
+                        i.tenant.map(|t| t.0),
+                        i.visible,
+                        reason_text(i.reason),
+                    )
+                })
                 .collect::<Vec<_>>()
         }))
     });
@@ -166,14 +241,30 @@ fn Matrix() -> impl IntoView {
         store.with(|e| {
             let at = now();
             let users: Vec<UserId> = e.users().iter().map(|u| u.id).collect();
-            let items: Vec<ContextId> = e.contexts().iter().filter(|c| matches!(c.level, ContextLevel::Course | ContextLevel::Program)).map(|c| c.id).collect();
+            let items: Vec<ContextId> = e
+                .contexts()
+                .iter()
+                .filter(|c| matches!(c.level, ContextLevel::Course | ContextLevel::Program))
+                .map(|c| c.id)
+                .collect();
             let cells: Vec<u8> = users
                 .iter()
                 .flat_map(|u| {
                     let deleted = e.user(*u).is_some_and(|x| x.deleted);
-                    items.iter().map(move |c| (deleted, *c, *u)).collect::<Vec<_>>()
+                    items
+                        .iter()
+                        .map(move |c| (deleted, *c, *u))
+                        .collect::<Vec<_>>()
                 })
-                .map(|(deleted, c, u)| if deleted { 2 } else if e.visible(u, c, at).map(|v| v.visible).unwrap_or(false) { 1 } else { 0 })
+                .map(|(deleted, c, u)| {
+                    if deleted {
+                        2
+                    } else if e.visible(u, c, at).map(|v| v.visible).unwrap_or(false) {
+                        1
+                    } else {
+                        0
+                    }
+                })
                 .collect();
             (users.len(), items.len(), cells)
         })
@@ -184,10 +275,21 @@ fn Matrix() -> impl IntoView {
         let c: web_sys::HtmlCanvasElement = c;
         c.set_width(cols.max(1) as u32);
         c.set_height(rows.max(1) as u32);
-        let Some(ctx) = c.get_context("2d").ok().flatten().and_then(|x| x.dyn_into::<web_sys::CanvasRenderingContext2d>().ok()) else { return };
+        let Some(ctx) = c
+            .get_context("2d")
+            .ok()
+            .flatten()
+            .and_then(|x| x.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
+        else {
+            return;
+        };
         for (i, v) in cells.iter().enumerate() {
             let (y, x) = (i / cols.max(1), i % cols.max(1));
-            ctx.set_fill_style_str(match v { 1 => "#2e7d32", 2 => "#bdbdbd", _ => "#c62828" });
+            ctx.set_fill_style_str(match v {
+                1 => "#2e7d32",
+                2 => "#bdbdbd",
+                _ => "#c62828",
+            });
             ctx.fill_rect(x as f64, y as f64, 1.0, 1.0);
         }
     });
