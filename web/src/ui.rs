@@ -240,3 +240,36 @@ pub fn UserPicker(
         </select>
     }
 }
+
+/// A tab strip whose tabs are links that set `tab=` on `base`, so the open tab is in the URL.
+#[component]
+pub fn Tabs(
+    /// The accessible name of the tab list.
+    label: &'static str,
+    /// The location the tabs belong to (`#/roles`, `#/contexts/12`).
+    base: String,
+    /// (key, label) per tab.
+    tabs: Vec<(&'static str, &'static str)>,
+    /// The open tab's key.
+    current: Memo<String>,
+) -> impl IntoView {
+    view! {
+        <div class="tabs" role="tablist" aria-label=label>
+            {tabs
+                .into_iter()
+                .map(|(key, text)| {
+                    view! {
+                        <a
+                            role="tab"
+                            href=format!("{base}?tab={key}")
+                            aria-selected=move || (current.get() == key).to_string()
+                            class:active=move || current.get() == key
+                        >
+                            {text}
+                        </a>
+                    }
+                })
+                .collect_view()}
+        </div>
+    }
+}

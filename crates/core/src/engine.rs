@@ -1286,6 +1286,19 @@ impl Engine {
     }
 
     /// Every permission row, definitions first, in a stable order.
+    /// The system context (the root of the tree).
+    pub fn system_context(&self) -> ContextId {
+        self.ctxs
+            .get(self.system as usize)
+            .map(|c| c.id)
+            .unwrap_or(ContextId(1))
+    }
+
+    /// Which courses each program holds.
+    pub fn program_courses(&self) -> &[ProgramCourse] {
+        &self.site.program_courses
+    }
+
     /// The value of a capability in a role's definition (its row at the system context).
     pub fn definition(&self, role: RoleId, capability: &str) -> Option<Permission> {
         let r = self.role_index.get(role.0)?;

@@ -6,8 +6,8 @@ use crate::pages::roles::ordered_roles;
 use crate::route::use_router;
 use crate::store::{now, use_store};
 use crate::ui::{
-    PERMISSIONS, Risks, UserPicker, context_name, display_role, permission_key, permission_label,
-    role_name, rule_text, user_name,
+    PERMISSIONS, Risks, Tabs, UserPicker, context_name, display_role, permission_key,
+    permission_label, role_name, rule_text, user_name,
 };
 use capstan_core::queries::is_relevant;
 use capstan_core::{
@@ -166,23 +166,7 @@ pub fn ContextPage(
             </nav>
             <h1>{path.get().last().map(|p| p.1.clone()).unwrap_or_default()}</h1>
             <Children ctx=ctx/>
-            <div class="tabs" role="tablist">
-                {tabs
-                    .into_iter()
-                    .map(|(key, label)| {
-                        view! {
-                            <a
-                                role="tab"
-                                href=format!("#/contexts/{id}?tab={key}")
-                                aria-selected=move || (tab.get() == key).to_string()
-                                class:active=move || tab.get() == key
-                            >
-                                {label}
-                            </a>
-                        }
-                    })
-                    .collect_view()}
-            </div>
+            <Tabs label="Context" base=format!("#/contexts/{id}") tabs=tabs.to_vec() current=tab/>
             {move || match tab.get().as_str() {
                 "permissions" => view! { <Overrides ctx=ctx/> }.into_any(),
                 "check" => view! { <CheckPermissions ctx=ctx/> }.into_any(),
@@ -223,15 +207,12 @@ fn AssignRoles(ctx: ContextId) -> impl IntoView {
         store.with(|e| {
             let level = e.context(ctx).map(|c| c.level);
             let at = now();
+            let here = e.assignments_at(ctx);
             ordered_roles(e)
                 .into_iter()
                 .filter(|r| level.is_some_and(|l| r.contextlevels.contains(&l)))
                 .map(|r| {
-                    let n = e
-                        .assignments_at(ctx)
-                        .iter()
-                        .filter(|a| a.role == r.id)
-                        .count();
+                    let n = here.iter().filter(|a| a.role == r.id).count();
                     let can = e.can_assign(actor, r.id, ctx, at).unwrap_or(false);
                     (r.id, display_role(&r, &lang.get()), n, can)
                 })
@@ -240,11 +221,33 @@ fn AssignRoles(ctx: ContextId) -> impl IntoView {
     });
     view! {
         <p>"Roles that may be assigned here (by the role's context types). Acting user's right to assign each role is checked with can_assign."</p>
-        <table class="grid" id="assignable-roles">
-            <thead><tr><th scope="col">"Role"</th><th scope="col">"Users assigned here"</th><th scope="col">"May assign"</th></tr></thead>
+        <RoleChoice id="assignable-roles" count_label="Users assigned here" may_label="May assign" roles=roles selected=role/>
+        {move || role.get().map(|r| view! { <AssignLists ctx=ctx role=r/> })}
+    }
+}
+
+/// A table of roles to choose from in a context: a count per role, whether the acting user may
+/// act on it, and a link that puts the role in the URL (`role=`).
+#[component]
+fn RoleChoice(
+    /// The table's id.
+    id: &'static str,
+    /// The heading of the count column.
+    count_label: &'static str,
+    /// The heading of the may-act column.
+    may_label: &'static str,
+    /// (role, name, count, may act) per role.
+    roles: Memo<Vec<(RoleId, String, usize, bool)>>,
+    /// The chosen role.
+    selected: Memo<Option<RoleId>>,
+) -> impl IntoView {
+    let router = use_router();
+    view! {
+        <table class="grid" id=id>
+            <thead><tr><th scope="col">"Role"</th><th scope="col">{count_label}</th><th scope="col">{may_label}</th></tr></thead>
             <tbody>
                 {move || roles.get().into_iter().map(|(rid, name, n, can)| view! {
-                    <tr class:selected=move || role.get() == Some(rid)>
+                    <tr class:selected=move || selected.get() == Some(rid)>
                         <td><a href=move || router.loc.with(|l| l.with("role", &rid.0.to_string()))>{name}</a></td>
                         <td>{n}</td>
                         <td>{if can { "yes" } else { "no" }}</td>
@@ -252,7 +255,6 @@ fn AssignRoles(ctx: ContextId) -> impl IntoView {
                 }).collect_view()}
             </tbody>
         </table>
-        {move || role.get().map(|r| view! { <AssignLists ctx=ctx role=r/> })}
     }
 }
 
@@ -408,18 +410,7 @@ fn Overrides(ctx: ContextId) -> impl IntoView {
         <div class="with-preview">
             <div class="main-col">
                 <p>"Override a role's permissions in this context. Only roles the acting user may override are editable; holders of moodle/role:safeoverride only may change capabilities without risks."</p>
-                <table class="grid" id="override-roles">
-                    <thead><tr><th scope="col">"Role"</th><th scope="col">"Overrides here"</th><th scope="col">"May override"</th></tr></thead>
-                    <tbody>
-                        {move || roles.get().into_iter().map(|(rid, name, n, can)| view! {
-                            <tr class:selected=move || role.get() == Some(rid)>
-                                <td><a href=move || router.loc.with(|l| l.with("role", &rid.0.to_string()))>{name}</a></td>
-                                <td>{n}</td>
-                                <td>{if can { "yes" } else { "no" }}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
+                <RoleChoice id="override-roles" count_label="Overrides here" may_label="May override" roles=roles selected=role/>
                 {move || role.get().map(|r| view! {
                     <div class="filter">
                         <label for="override-filter">"Filter"</label>

@@ -13,12 +13,13 @@ use std::collections::HashMap;
 /// path, a prohibit anywhere on the path winning (SEMANTICS.md §2 step 9 for one role).
 pub fn role_values(e: &Engine, ctx: ContextId) -> HashMap<(RoleId, String), Permission> {
     let mut out: HashMap<(RoleId, String), Permission> = HashMap::new();
-    for row in e.permissions().into_iter().filter(|r| {
-        e.context(r.context)
-            .map(|c| c.parent.is_none())
-            .unwrap_or(false)
-    }) {
-        out.insert((row.role, row.capability), row.permission);
+    // Definitions only: every permission row of the site would be built and thrown away.
+    for r in e.roles() {
+        for c in e.capabilities() {
+            if let Some(p) = e.definition(r.id, &c.name) {
+                out.insert((r.id, c.name.clone()), p);
+            }
+        }
     }
     let path = e.context_path(ctx).unwrap_or_default();
     for c in path.iter().skip(1) {
@@ -67,9 +68,7 @@ pub fn HeatMap(
     let lang = store.lang;
     let data = Memo::new(move |_| {
         store.with(|e| {
-            let ctx = context
-                .get()
-                .unwrap_or_else(|| crate::pages::roles::system_context(e));
+            let ctx = context.get().unwrap_or_else(|| e.system_context());
             let values = role_values(e, ctx);
             let roles = crate::pages::roles::ordered_roles(e);
             let caps: Vec<String> = e.capabilities().iter().map(|c| c.name.clone()).collect();

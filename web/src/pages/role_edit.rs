@@ -3,7 +3,7 @@
 //! live preview beside it.
 
 use crate::pages::heatmap::LivePreview;
-use crate::pages::roles::{duplicate_ops, next_role_id, system_context};
+use crate::pages::roles::{duplicate_ops, next_role_id};
 use crate::route::use_router;
 use crate::store::use_store;
 use crate::ui::{PERMISSIONS, Risks, display_role, permission_key, permission_label};
@@ -29,7 +29,7 @@ pub fn standard_role(e: &Engine, a: Archetype) -> Option<Role> {
 
 /// The ops that make `target`'s definition equal `source`'s.
 pub fn copy_definition_ops(e: &Engine, source: RoleId, target: RoleId) -> Vec<EditOp> {
-    let system = system_context(e);
+    let system = e.system_context();
     e.capabilities()
         .iter()
         .filter_map(|c| {
@@ -357,7 +357,7 @@ fn CapabilityTable(
         groups
     });
     let set = move |cap: String, p: Option<capstan_core::Permission>| {
-        let system = store.with_untracked(system_context);
+        let system = store.with_untracked(Engine::system_context);
         let _ = store.apply(
             vec![EditOp::SetPermission {
                 role,

@@ -3,7 +3,7 @@
 
 use crate::route::use_router;
 use crate::store::{Store, use_store};
-use crate::ui::{display_role, download, read_file};
+use crate::ui::{Tabs, display_role, download, read_file};
 use capstan_core::snapshot::RoleDoc;
 use capstan_core::{EditOp, Engine, Role, RoleId};
 use leptos::prelude::*;
@@ -35,7 +35,7 @@ pub fn duplicate_ops(
             .unwrap_or(0)
             + 1,
     );
-    let system = system_context(e);
+    let system = e.system_context();
     let mut ops = vec![EditOp::PutRole { role: doc }];
     for cap in e.capabilities() {
         if let Some(p) = e.definition(src.id, &cap.name) {
@@ -48,15 +48,6 @@ pub fn duplicate_ops(
         }
     }
     ops
-}
-
-/// The system context's id.
-pub fn system_context(e: &Engine) -> capstan_core::ContextId {
-    e.contexts()
-        .iter()
-        .find(|c| c.level == capstan_core::ContextLevel::System)
-        .map(|c| c.id)
-        .unwrap_or(capstan_core::ContextId(1))
 }
 
 /// The next free role id.
@@ -100,23 +91,7 @@ pub fn DefineRoles() -> impl IntoView {
     ];
     view! {
         <h1>"Define roles"</h1>
-        <div class="tabs" role="tablist" aria-label="Define roles">
-            {tabs
-                .into_iter()
-                .map(|(key, label)| {
-                    view! {
-                        <a
-                            role="tab"
-                            href=format!("#/roles?tab={key}")
-                            aria-selected=move || (tab.get() == key).to_string()
-                            class:active=move || tab.get() == key
-                        >
-                            {label}
-                        </a>
-                    }
-                })
-                .collect_view()}
-        </div>
+        <Tabs label="Define roles" base="#/roles".to_string() tabs=tabs.to_vec() current=tab/>
         {move || match tab.get().as_str() {
             "define" => RoleList().into_any(),
             other => view! { <AllowGrid kind=other.to_string()/> }.into_any(),

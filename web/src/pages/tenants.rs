@@ -138,8 +138,7 @@ fn ProgramContents() -> impl IntoView {
     let contents = Memo::new(move |_| {
         let p = program.get()?;
         Some(store.with(|e| {
-            e.site()
-                .program_courses
+            e.program_courses()
                 .iter()
                 .filter(|pc| pc.program.0 == p)
                 .map(|pc| (pc.course.0, context_name(e, pc.course)))
