@@ -525,33 +525,36 @@ async fn logout(State(st): State<AppState>, headers: HeaderMap) -> Result<Status
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn system(e: &Engine) -> ContextId {
-    e.contexts()
-        .iter()
-        .find(|c| c.parent.is_none())
-        .map(|c| c.id)
-        .unwrap_or(ContextId(1))
-}
-
 fn holds(e: &Engine, user: UserId, cap: &str, at: Timestamp) -> bool {
-    e.has_capability(user, cap, system(e), CheckOptions::at(at))
+    e.has_capability(user, cap, e.system_context(), CheckOptions::at(at))
         .unwrap_or(false)
 }
 
 /// Whether `user` may read the whole site (role definitions, every tenant).
+/// Configure the site (structure, users, passwords, the audit log).
+const SITE_CONFIG: &str = "moodle/site:config";
+
+/// Refuses with 403 and `why` unless `ok`.
+fn ensure(ok: bool, why: &str) -> Result<(), ApiError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(why))
+    }
+}
+
 fn may_read_site(e: &Engine, user: UserId, at: Timestamp) -> bool {
-    holds(e, user, caps::ROLE_MANAGE, at) || holds(e, user, "moodle/site:config", at)
+    holds(e, user, caps::ROLE_MANAGE, at) || holds(e, user, SITE_CONFIG, at)
 }
 
 async fn site(State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let now = st.clock.now();
     let mut inner = st.lock()?;
     let user = caller(&inner, &headers, now)?;
-    if !may_read_site(&inner.engine, user, now) {
-        return Err(ApiError::forbidden(
-            "reading the whole site needs moodle/role:manage at the system context",
-        ));
-    }
+    ensure(
+        may_read_site(&inner.engine, user, now),
+        "reading the whole site needs moodle/role:manage at the system context",
+    )?;
     let etag = format!("\"{}\"", inner.revision);
     let hit = headers
         .get(header::IF_NONE_MATCH)
@@ -619,11 +622,10 @@ async fn changes(
     let now = st.clock.now();
     let inner = st.lock()?;
     let user = caller(&inner, &headers, now)?;
-    if !may_read_site(&inner.engine, user, now) {
-        return Err(ApiError::forbidden(
-            "reading changes needs moodle/role:manage",
-        ));
-    }
+    ensure(
+        may_read_site(&inner.engine, user, now),
+        "reading changes needs moodle/role:manage",
+    )?;
     let list = changes_since(&inner.db, q.since.unwrap_or(0))?;
     Ok(Json(json!({"revision": inner.revision, "changes": list})))
 }
@@ -640,7 +642,7 @@ pub struct PostChanges {
 
 /// Why `user` may not make `op`, if it may not.
 fn refuse(e: &Engine, user: UserId, op: &EditOp, at: Timestamp) -> Option<String> {
-    let sys = system(e);
+    let sys = e.system_context();
     let ok = match op {
         EditOp::SetPermission {
             role,
@@ -663,11 +665,9 @@ fn refuse(e: &Engine, user: UserId, op: &EditOp, at: Timestamp) -> Option<String
             role,
             context,
         } => *u == user && e.can_switch(user, *role, *context, at).unwrap_or(false),
-        EditOp::RemoveSwitch { user: u, .. } => {
-            *u == user || holds(e, user, "moodle/site:config", at)
-        }
+        EditOp::RemoveSwitch { user: u, .. } => *u == user || holds(e, user, SITE_CONFIG, at),
         EditOp::PutRole { .. } | EditOp::DeleteRole { .. } => holds(e, user, caps::ROLE_MANAGE, at),
-        _ => holds(e, user, "moodle/site:config", at),
+        _ => holds(e, user, SITE_CONFIG, at),
     };
     (!ok).then(|| {
         let what = serde_json::to_value(op)
@@ -771,11 +771,10 @@ async fn check(
     let inner = st.lock()?;
     let user = caller(&inner, &headers, now)?;
     let req: CheckRequest = parse_body(&body)?;
-    if req.user != user.0 && !may_read_site(&inner.engine, user, now) {
-        return Err(ApiError::forbidden(
-            "checking another user needs moodle/role:manage at the system context",
-        ));
-    }
+    ensure(
+        req.user == user.0 || may_read_site(&inner.engine, user, now),
+        "checking another user needs moodle/role:manage at the system context",
+    )?;
     let at = match req.at {
         Some(t) => Timestamp::parse(&t).map_err(|e| ApiError::bad("bad_time", e.to_string()))?,
         None => now,
@@ -819,11 +818,10 @@ async fn set_password(
     let inner = st.lock()?;
     let user = caller(&inner, &headers, now)?;
     let req: SetPassword = parse_body(&body)?;
-    if !holds(&inner.engine, user, "moodle/site:config", now) && user.0 != id {
-        return Err(ApiError::forbidden(
-            "setting passwords needs moodle/site:config",
-        ));
-    }
+    ensure(
+        user.0 == id || holds(&inner.engine, user, SITE_CONFIG, now),
+        "setting passwords needs moodle/site:config",
+    )?;
     let Some(target) = inner.engine.user(UserId(id)).cloned() else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -872,11 +870,10 @@ async fn audit_list(
     let now = st.clock.now();
     let inner = st.lock()?;
     let user = caller(&inner, &headers, now)?;
-    if !holds(&inner.engine, user, "moodle/site:config", now) {
-        return Err(ApiError::forbidden(
-            "the audit log needs moodle/site:config",
-        ));
-    }
+    ensure(
+        holds(&inner.engine, user, SITE_CONFIG, now),
+        "the audit log needs moodle/site:config",
+    )?;
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let mut stmt = inner.db.prepare(
         "SELECT seq, at, actor, action, detail, hash FROM audit
@@ -936,11 +933,10 @@ async fn audit_verify(
     let now = st.clock.now();
     let inner = st.lock()?;
     let user = caller(&inner, &headers, now)?;
-    if !holds(&inner.engine, user, "moodle/site:config", now) {
-        return Err(ApiError::forbidden(
-            "the audit log needs moodle/site:config",
-        ));
-    }
+    ensure(
+        holds(&inner.engine, user, SITE_CONFIG, now),
+        "the audit log needs moodle/site:config",
+    )?;
     let (ok, n, bad) = verify_chain(&inner.db)?;
     Ok(Json(json!({"ok": ok, "entries": n, "first_bad": bad})))
 }
