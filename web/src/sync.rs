@@ -1,11 +1,16 @@
-//! Talking to a Capstan server, when there is one: sign in, pull the site, push the journal as
-//! one batch against the base revision, and surface a conflict (409) for the admin to resolve.
-//! Edits made offline stay in the journal (browser storage) and are pushed on reconnect.
+//! Talking to a Capstan server, when there is one, with capstan-api's types: sign in (support
+//! staff with their one-time code), pull the site, push the journal as one batch against the
+//! base revision, and surface a conflict (409) for the admin to resolve. Edits made offline
+//! stay in the journal (browser storage) and are pushed on reconnect.
 
 use crate::store::{BaseKind, Session, Store};
+use capstan_api::{
+    Accepted, Change, ChangeBatch, Conflict, ErrorBody, Login, SessionCreated, StaffLogin, paths,
+};
 use capstan_core::{EditOp, Engine};
 use leptos::prelude::*;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen_futures::JsFuture;
@@ -16,7 +21,7 @@ pub struct SyncState {
     /// A human status line.
     pub status: RwSignal<String>,
     /// A conflict waiting for the admin: the server revision and the changes we missed.
-    pub conflict: RwSignal<Option<(u64, Vec<Value>)>>,
+    pub conflict: RwSignal<Option<(u64, Vec<Change>)>>,
     /// Whether a request is under way.
     pub busy: RwSignal<bool>,
 }
@@ -44,61 +49,79 @@ pub fn use_sync() -> SyncState {
     expect_context::<SyncState>()
 }
 
-/// An HTTP answer: status, headers we need, body as JSON (or text).
+/// An HTTP answer.
 pub struct Answer {
     /// Status code (0 when the request could not be made).
     pub status: u16,
-    /// The ETag, if any.
-    pub etag: Option<String>,
+    /// The revision header, if any.
+    pub revision: Option<u64>,
     /// The body text.
     pub text: String,
 }
 
 impl Answer {
-    /// The body as JSON (null when it is not JSON).
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or(Value::Null)
+    /// Whether the status is 2xx.
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
     }
 
-    /// The error message of a JSON error body, with its code.
+    /// The body read as `T`.
+    pub fn read<T: DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_str(&self.text)
+            .map_err(|e| format!("the server's answer does not read: {e}"))
+    }
+
+    /// The error of a failed request, with its code.
     pub fn error(&self) -> String {
-        let v = self.json();
-        match (
-            v.get("code").and_then(Value::as_str),
-            v.get("message").and_then(Value::as_str),
-        ) {
-            (Some(c), Some(m)) => format!("{m} (error[{c}])"),
+        match serde_json::from_str::<ErrorBody>(&self.text) {
+            Ok(e) => format!("{} (error[{}])", e.message, e.code),
             _ if self.status == 0 => "the server cannot be reached".into(),
             _ => format!("the server answered {}", self.status),
         }
     }
 }
 
-/// Makes a request to the server the app was loaded from.
+/// Makes a request to the server the app was loaded from; `body` is JSON.
 pub async fn request(
     method: &str,
     path: &str,
     token: Option<&str>,
-    body: Option<&Value>,
+    body: Option<&impl Serialize>,
+) -> Answer {
+    let text = body.and_then(|b| serde_json::to_string(b).ok());
+    send(
+        method,
+        path,
+        token,
+        text.as_deref().map(|t| ("application/json", t)),
+    )
+    .await
+}
+
+/// Makes a request with a raw body of a content type.
+pub async fn send(
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<(&str, &str)>,
 ) -> Answer {
     let fail = Answer {
         status: 0,
-        etag: None,
+        revision: None,
         text: String::new(),
     };
     let init = web_sys::RequestInit::new();
     init.set_method(method);
-    let headers = match web_sys::Headers::new() {
-        Ok(h) => h,
-        Err(_) => return fail,
+    let Ok(headers) = web_sys::Headers::new() else {
+        return fail;
     };
     let _ = headers.set("Accept", "application/json");
     if let Some(t) = token {
         let _ = headers.set("Authorization", &format!("Bearer {t}"));
     }
-    if let Some(b) = body {
-        let _ = headers.set("Content-Type", "application/json");
-        init.set_body(&wasm_bindgen::JsValue::from_str(&b.to_string()));
+    if let Some((ctype, text)) = body {
+        let _ = headers.set("Content-Type", ctype);
+        init.set_body(&wasm_bindgen::JsValue::from_str(text));
     }
     init.set_headers(&headers);
     let Ok(req) = web_sys::Request::new_with_str_and_init(path, &init) else {
@@ -110,7 +133,12 @@ pub async fn request(
     let Ok(resp) = resp.dyn_into::<web_sys::Response>() else {
         return fail;
     };
-    let etag = resp.headers().get("ETag").ok().flatten();
+    let revision = resp
+        .headers()
+        .get("X-Capstan-Revision")
+        .ok()
+        .flatten()
+        .and_then(|r| r.parse().ok());
     let text = match resp.text() {
         Ok(p) => JsFuture::from(p)
             .await
@@ -121,12 +149,13 @@ pub async fn request(
     };
     Answer {
         status: resp.status(),
-        etag,
+        revision,
         text,
     }
 }
 
-/// Signs in; on success the session is kept and the server's site pulled.
+/// Signs in (support staff give their one-time code); on success the session is kept and the
+/// server's site pulled.
 pub async fn login(
     store: Store,
     state: SyncState,
@@ -135,38 +164,49 @@ pub async fn login(
     totp: Option<String>,
 ) {
     state.busy.set(true);
-    let body = json!({"username": username, "password": password, "totp": totp});
-    let a = request("POST", "/api/v1/sessions", None, Some(&body)).await;
+    let a = match totp.filter(|t| !t.trim().is_empty()) {
+        Some(totp) => {
+            let body = StaffLogin {
+                username: username.clone(),
+                password,
+                totp,
+            };
+            request("POST", paths::STAFF_SESSIONS, None, Some(&body)).await
+        }
+        None => {
+            let body = Login {
+                username: username.clone(),
+                password,
+            };
+            request("POST", paths::SESSIONS, None, Some(&body)).await
+        }
+    };
     state.busy.set(false);
-    if a.status != 200 && a.status != 201 {
+    if !a.ok() {
         state.status.set(format!("sign-in failed: {}", a.error()));
         return;
     }
-    let v = a.json();
-    let session = Session {
-        token: v
-            .get("token")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-        username: username.clone(),
-        user: v.pointer("/user/id").and_then(Value::as_u64).unwrap_or(0) as u32,
-        expires_at: v
-            .get("expires_at")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
+    let created: SessionCreated = match a.read() {
+        Ok(c) => c,
+        Err(m) => return state.status.set(m),
     };
-    store.session.set(Some(session));
+    store.session.set(Some(Session {
+        token: created.token,
+        username: username.clone(),
+        user: created.me.user.unwrap_or(0),
+        expires_at: created.expires_at.to_string(),
+    }));
     store.save();
     state.status.set(format!("signed in as {username}"));
-    pull(store, state, store.journal().is_empty()).await;
+    if created.me.user.is_some() {
+        pull(store, state, store.journal().is_empty()).await;
+    }
 }
 
 /// Signs out (the local site and journal stay).
 pub async fn logout(store: Store, state: SyncState) {
     if let Some(s) = store.session.get_untracked() {
-        let _ = request("DELETE", "/api/v1/sessions/current", Some(&s.token), None).await;
+        let _ = send("DELETE", paths::SESSION_CURRENT, Some(&s.token), None).await;
     }
     store.session.set(None);
     store.save();
@@ -177,7 +217,7 @@ pub async fn logout(store: Store, state: SyncState) {
 
 async fn fetch_site(store: Store) -> Result<(u64, String, Engine), String> {
     let token = store.session.get_untracked().map(|s| s.token);
-    let a = request("GET", "/api/v1/site", token.as_deref(), None).await;
+    let a = send("GET", paths::SITE, token.as_deref(), None).await;
     if a.status == 401 {
         store.session.set(None);
         store.save();
@@ -186,20 +226,9 @@ async fn fetch_site(store: Store) -> Result<(u64, String, Engine), String> {
     if a.status != 200 {
         return Err(a.error());
     }
-    let revision = a
-        .etag
-        .as_deref()
-        .map(|t| {
-            t.trim_matches('"')
-                .trim_start_matches("W/")
-                .trim_matches('"')
-                .to_string()
-        })
-        .and_then(|t| t.parse::<u64>().ok())
-        .unwrap_or(0);
     let engine =
         Engine::from_json(&a.text).map_err(|e| format!("the server's site does not load: {e}"))?;
-    Ok((revision, a.text, engine))
+    Ok((a.revision.unwrap_or(0), a.text, engine))
 }
 
 /// Pulls the server's site. With `replace`, local edits are dropped; otherwise the journal is
@@ -253,31 +282,32 @@ pub async fn push(store: Store, state: SyncState) {
         return;
     }
     state.busy.set(true);
-    let body = json!({"base_revision": base, "ops": ops});
-    let a = request("POST", "/api/v1/changes", Some(&session.token), Some(&body)).await;
+    let n = ops.len();
+    let batch = ChangeBatch {
+        base_revision: base,
+        ops,
+    };
+    let a = request("POST", paths::CHANGES, Some(&session.token), Some(&batch)).await;
     state.busy.set(false);
     match a.status {
-        200 | 201 => {
-            let n = ops.len();
+        200 => {
+            let rev = a.read::<Accepted>().map(|x| x.revision).unwrap_or(base);
             pull(store, state, true).await;
             state.status.set(format!(
-                "pushed {n} edit(s); {}",
+                "pushed {n} edit(s) as revision {rev}; {}",
                 state.status.get_untracked()
             ));
         }
-        409 => {
-            let v = a.json();
-            let rev = v.get("revision").and_then(Value::as_u64).unwrap_or(0);
-            let missed = v
-                .get("missed")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
-            state.conflict.set(Some((rev, missed)));
-            state.status.set(format!(
-                "conflict: the server is at revision {rev}, this site was based on {base}"
-            ));
-        }
+        409 => match a.read::<Conflict>() {
+            Ok(c) => {
+                state.status.set(format!(
+                    "conflict: the server is at revision {}, this site was based on {base}",
+                    c.revision
+                ));
+                state.conflict.set(Some((c.revision, c.missed)));
+            }
+            Err(m) => state.status.set(m),
+        },
         0 => state
             .status
             .set("offline: the edits stay here and are pushed when the server is back".into()),

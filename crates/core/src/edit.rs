@@ -134,6 +134,31 @@ pub enum EditOp {
     },
 }
 
+impl EditOp {
+    /// The op's tag in JSON (`set_permission`, `assign`, …).
+    pub const fn name(&self) -> &'static str {
+        match self {
+            EditOp::SetPermission { .. } => "set_permission",
+            EditOp::Assign { .. } => "assign",
+            EditOp::Unassign { .. } => "unassign",
+            EditOp::AddSwitch { .. } => "add_switch",
+            EditOp::RemoveSwitch { .. } => "remove_switch",
+            EditOp::PutRole { .. } => "put_role",
+            EditOp::DeleteRole { .. } => "delete_role",
+            EditOp::PutContext { .. } => "put_context",
+            EditOp::DeleteContext { .. } => "delete_context",
+            EditOp::PutUser { .. } => "put_user",
+            EditOp::DeleteUser { .. } => "delete_user",
+            EditOp::PutTenant { .. } => "put_tenant",
+            EditOp::DeleteTenant { .. } => "delete_tenant",
+            EditOp::PutCapability { .. } => "put_capability",
+            EditOp::SetSettings { .. } => "set_settings",
+            EditOp::AddProgramCourse { .. } => "add_program_course",
+            EditOp::RemoveProgramCourse { .. } => "remove_program_course",
+        }
+    }
+}
+
 /// Why an edit was refused. Nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {

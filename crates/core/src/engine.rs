@@ -109,6 +109,18 @@ pub enum TenantDenial {
 }
 
 impl TenantDenial {
+    /// The stable name (`guest_in_tenant`, `other_tenant`, `isolated`, `tenant_suspended`,
+    /// `support_out_of_scope`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            TenantDenial::GuestInTenant => "guest_in_tenant",
+            TenantDenial::OtherTenant => "other_tenant",
+            TenantDenial::Isolated => "isolated",
+            TenantDenial::TenantSuspended => "tenant_suspended",
+            TenantDenial::SupportOutOfScope => "support_out_of_scope",
+        }
+    }
+
     fn describe(self) -> &'static str {
         match self {
             TenantDenial::GuestInTenant => {
@@ -158,6 +170,31 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// The stable name of the rule (`site_admin`, `prohibited`, `tenant`, …).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Rule::ForceLogin => "force_login",
+            Rule::GuestRisk => "guest_risk",
+            Rule::ContextLocked => "context_locked",
+            Rule::UnknownUser => "unknown_user",
+            Rule::DeletedUser => "deleted_user",
+            Rule::SupportDisabled => "support_disabled",
+            Rule::Tenant { .. } => "tenant",
+            Rule::SiteAdmin => "site_admin",
+            Rule::Prohibited => "prohibited",
+            Rule::Allowed => "allowed",
+            Rule::NotAllowed => "not_allowed",
+        }
+    }
+
+    /// The tenant rule that denied, when the rule is one.
+    pub const fn denial(self) -> Option<TenantDenial> {
+        match self {
+            Rule::Tenant { denial } => Some(denial),
+            _ => None,
+        }
+    }
+
     /// The step of SEMANTICS.md §2 that holds this rule.
     pub fn step(self) -> u8 {
         match self {
@@ -865,6 +902,20 @@ impl Engine {
         Ok(self.decide(user, capability.0, ctx, opts, false).allows())
     }
 
+    /// The rule that decides `has_capability` (with its step and reason), without the trace
+    /// that [`Engine::explain`] builds: as fast as [`Engine::check`].
+    pub fn decision(
+        &self,
+        user: UserId,
+        capability: &str,
+        context: ContextId,
+        opts: CheckOptions,
+    ) -> Result<Rule, QueryError> {
+        let cap = self.cap_idx(capability)?;
+        let ctx = self.ctx_idx(context)?;
+        Ok(self.decide(user, cap, ctx, opts, false))
+    }
+
     /// The rule that decides, with dense indices (checked by the caller).
     #[inline(always)]
     pub(crate) fn decide(
@@ -1361,6 +1412,40 @@ impl Engine {
     /// Every role assignment of the site.
     pub fn assignments(&self) -> Vec<Assignment> {
         self.assignment_rows()
+    }
+
+    /// The role assignments of one user, whatever their time range.
+    pub fn assignments_of(&self, user: UserId) -> Vec<Assignment> {
+        let Some(u) = self.unode(user) else {
+            return Vec::new();
+        };
+        u.grants
+            .iter()
+            .filter_map(|g| {
+                Some(Assignment {
+                    user,
+                    role: self.roles.get(g.role as usize)?.id,
+                    context: self.ctxs.get(g.ctx as usize)?.id,
+                    from: g.from,
+                    until: g.until,
+                    source: g.source,
+                })
+            })
+            .collect()
+    }
+
+    /// The value of one permission row: the role's definition at the system context, an
+    /// override elsewhere; `None` when no row is set (or an id or name is unknown).
+    pub fn permission_row(
+        &self,
+        role: RoleId,
+        context: ContextId,
+        capability: &str,
+    ) -> Option<Permission> {
+        let r = self.role_index.get(role.0)?;
+        let c = self.ctx_index.get(context.0)?;
+        let cap = *self.cap_index.get(capability)?;
+        self.row_at(c, r, cap)
     }
 
     /// Every role switch in force.

@@ -357,6 +357,17 @@ pub enum Source {
     Support,
 }
 
+impl Source {
+    /// The lowercase name used in snapshots (`manual`, `audience`, `support`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Source::Manual => "manual",
+            Source::Audience => "audience",
+            Source::Support => "support",
+        }
+    }
+}
+
 /// Site settings that the resolver reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {

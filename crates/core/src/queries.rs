@@ -120,6 +120,27 @@ pub enum VisibilityReason {
     SupportDisabled,
 }
 
+impl VisibilityReason {
+    /// The stable snake_case name (`visible`, `hidden`, `other_tenant`, …).
+    pub const fn name(self) -> &'static str {
+        match self {
+            VisibilityReason::Visible => "visible",
+            VisibilityReason::HiddenWithCapability => "hidden_with_capability",
+            VisibilityReason::SiteAdmin => "site_admin",
+            VisibilityReason::UnknownUser => "unknown_user",
+            VisibilityReason::DeletedUser => "deleted_user",
+            VisibilityReason::UserTenantSuspended => "user_tenant_suspended",
+            VisibilityReason::ItemTenantSuspended => "item_tenant_suspended",
+            VisibilityReason::Hidden => "hidden",
+            VisibilityReason::GuestTenantItem => "guest_tenant_item",
+            VisibilityReason::OtherTenant => "other_tenant",
+            VisibilityReason::Isolated => "isolated",
+            VisibilityReason::SupportOutOfScope => "support_out_of_scope",
+            VisibilityReason::SupportDisabled => "support_disabled",
+        }
+    }
+}
+
 /// Whether an item is visible to a user, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Visibility {

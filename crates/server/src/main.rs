@@ -1,82 +1,128 @@
-//! `capstan-server --db PATH --listen ADDR --dist DIR`: the Capstan REST backend with the
-//! admin app. Defaults: `./capstan.db`, `127.0.0.1:8080`, `dist/`. On a first start the
-//! database is created and seeded with the demo site, and the admin login is printed once
-//! (password from `CAPSTAN_ADMIN_PASSWORD`, else random).
+//! `capstan-server`: the Capstan REST backend with the admin app.
+//!
+//! ```text
+//! capstan-server [--db PATH] [--listen ADDR] [--dist DIR] [--seed SNAPSHOT.json]
+//! capstan-server --db PATH --create-api-key NAME
+//! ```
+//!
+//! Defaults: `./capstan.db`, `127.0.0.1:8080`, `dist/`. On a first start the database is
+//! created and seeded (with `--seed`, else the demo site) and the first site admin's login is
+//! printed once (password from `CAPSTAN_ADMIN_PASSWORD`, else random). `--create-api-key`
+//! makes a service key, prints its secret once and exits.
 
-use capstan_server::{AppState, SystemClock, router};
+use capstan_server::{AppState, OpenOptions, SystemClock, router, sweep_forever};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-const USAGE: &str = "usage: capstan-server [--db PATH] [--listen ADDR] [--dist DIR]";
+const USAGE: &str =
+    "usage: capstan-server [--db PATH] [--listen ADDR] [--dist DIR] [--seed SNAPSHOT.json]
+       capstan-server [--db PATH] --create-api-key NAME";
+
+struct Args {
+    db: PathBuf,
+    listen: String,
+    dist: PathBuf,
+    seed: Option<PathBuf>,
+    create_key: Option<String>,
+}
+
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut a = Args {
+        db: PathBuf::from("capstan.db"),
+        listen: String::from("127.0.0.1:8080"),
+        dist: PathBuf::from("dist"),
+        seed: None,
+        create_key: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        if flag == "-h" || flag == "--help" {
+            return Ok(None);
+        }
+        let value = args
+            .next()
+            .ok_or_else(|| format!("`{flag}` needs a value"))?;
+        match flag.as_str() {
+            "--db" => a.db = PathBuf::from(value),
+            "--listen" => a.listen = value,
+            "--dist" => a.dist = PathBuf::from(value),
+            "--seed" => a.seed = Some(PathBuf::from(value)),
+            "--create-api-key" => a.create_key = Some(value),
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(Some(a))
+}
 
 fn main() -> ExitCode {
-    let mut db = PathBuf::from("capstan.db");
-    let mut listen = String::from("127.0.0.1:8080");
-    let mut dist = PathBuf::from("dist");
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        let value = match a.as_str() {
-            "--db" | "--listen" | "--dist" => args.next(),
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other => {
-                eprintln!("error: unknown argument `{other}`\n{USAGE}");
-                return ExitCode::FAILURE;
-            }
-        };
-        let Some(v) = value else {
-            eprintln!("error: `{a}` needs a value\n{USAGE}");
-            return ExitCode::FAILURE;
-        };
-        match a.as_str() {
-            "--db" => db = PathBuf::from(v),
-            "--listen" => listen = v,
-            _ => dist = PathBuf::from(v),
+    let args = match parse_args() {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
         }
-    }
-    let opened = match AppState::open(
-        &db,
-        std::env::var("CAPSTAN_ADMIN_PASSWORD").ok(),
-        Arc::new(SystemClock),
-    ) {
-        Ok(o) => o,
         Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::FAILURE;
+            eprintln!("error: {e}\n{USAGE}");
+            return ExitCode::from(2);
         }
     };
-    if let Some((user, password)) = &opened.created_admin {
-        println!("created {} with the demo site", db.display());
-        println!("admin login (shown once): username `{user}`, password `{password}`");
-    }
-    let rt = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let app = router(opened.state, dist);
-    let result: Result<(), String> = rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&listen)
-            .await
-            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-        println!("Capstan is serving on http://{listen}/");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .map_err(|e| e.to_string())
-    });
-    match result {
+    match run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let seed = match &args.seed {
+        Some(p) => Some(
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
+        ),
+        None => None,
+    };
+    let opened = AppState::open(
+        &args.db,
+        OpenOptions {
+            admin_password: std::env::var("CAPSTAN_ADMIN_PASSWORD").ok(),
+            seed,
+        },
+        Arc::new(SystemClock),
+    )?;
+    if let Some((user, password)) = &opened.created_admin {
+        println!("created {}", args.db.display());
+        println!("admin login (shown once): username `{user}`, password `{password}`");
+    }
+    if let Some(name) = args.create_key {
+        let (key, secret) = opened
+            .state
+            .create_api_key(&name, None)
+            .map_err(|e| e.message)?;
+        println!("service key {} `{}`: {secret}", key.id, key.name);
+        return Ok(());
+    }
+    let rt =
+        tokio::runtime::Runtime::new().map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let state = opened.state;
+    let app = router(state.clone(), args.dist);
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        println!("Capstan is serving on http://{addr}/");
+        tokio::spawn(sweep_forever(state));
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+    })
 }

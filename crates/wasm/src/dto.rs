@@ -11,41 +11,16 @@ fn permission(p: Permission) -> &'static str {
 
 /// The stable name of a rule (`site_admin`, `prohibited`, `tenant`, …).
 pub fn rule_name(r: Rule) -> &'static str {
-    match r {
-        Rule::ForceLogin => "force_login",
-        Rule::GuestRisk => "guest_risk",
-        Rule::ContextLocked => "context_locked",
-        Rule::UnknownUser => "unknown_user",
-        Rule::DeletedUser => "deleted_user",
-        Rule::SupportDisabled => "support_disabled",
-        Rule::Tenant { .. } => "tenant",
-        Rule::SiteAdmin => "site_admin",
-        Rule::Prohibited => "prohibited",
-        Rule::Allowed => "allowed",
-        Rule::NotAllowed => "not_allowed",
-    }
+    r.name()
 }
 
 /// The stable name of a tenant denial, when the rule is one.
 pub fn denial_name(r: Rule) -> Option<&'static str> {
-    match r {
-        Rule::Tenant { denial } => Some(match denial {
-            TenantDenial::GuestInTenant => "guest_in_tenant",
-            TenantDenial::OtherTenant => "other_tenant",
-            TenantDenial::Isolated => "isolated",
-            TenantDenial::TenantSuspended => "tenant_suspended",
-            TenantDenial::SupportOutOfScope => "support_out_of_scope",
-        }),
-        _ => None,
-    }
+    r.denial().map(TenantDenial::name)
 }
 
 fn source(s: Source) -> &'static str {
-    match s {
-        Source::Manual => "manual",
-        Source::Audience => "audience",
-        Source::Support => "support",
-    }
+    s.name()
 }
 
 #[derive(Serialize)]
@@ -255,10 +230,7 @@ impl From<&core::VisibleItem> for VisibleItem {
             name: i.name.clone(),
             tenant: i.tenant.map(|t| t.0),
             visible: i.visible,
-            reason: serde_json::to_value(i.reason)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
+            reason: i.reason.name().to_string(),
         }
     }
 }

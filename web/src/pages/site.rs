@@ -6,7 +6,6 @@ use crate::sync::{login, logout, pull, push, use_sync};
 use crate::ui::{download, read_file};
 use capstan_core::Engine;
 use leptos::prelude::*;
-use serde_json::Value;
 
 /// The site data screen.
 #[component]
@@ -150,15 +149,14 @@ pub fn SiteData() -> impl IntoView {
     }
 }
 
-fn summary(change: &Value) -> String {
-    let rev = change.get("revision").and_then(Value::as_u64).unwrap_or(0);
-    let ops = change.get("ops").and_then(Value::as_array).map(|a| {
-        a.iter()
-            .filter_map(|o| o.get("op").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(", ")
-    });
-    format!("revision {rev}: {}", ops.unwrap_or_default())
+fn summary(change: &capstan_api::Change) -> String {
+    let ops: Vec<String> = change
+        .ops
+        .iter()
+        .map(capstan_core::EditOp::name)
+        .map(str::to_string)
+        .collect();
+    format!("revision {}: {}", change.revision, ops.join(", "))
 }
 
 fn confirm(msg: &str) -> bool {

@@ -3,12 +3,15 @@
 //! allow/deny, revoke and the support action log.
 
 use crate::store::{now, use_store};
-use crate::sync::request;
+use crate::sync::{request, send};
 use crate::ui::{context_name, user_name};
+use capstan_api::{
+    AllowRequest, AuditEntry, AuditPage, DenyRequest, GrantStatus, SupportGrant, SupportRequest,
+    SupportScope, paths,
+};
 use capstan_core::EditOp;
 use capstan_core::snapshot::SettingsDoc;
 use leptos::prelude::*;
-use serde_json::{Value, json};
 
 /// The support access screen.
 #[component]
@@ -85,131 +88,162 @@ pub fn Support() -> impl IntoView {
     }
 }
 
-/// Requests, grants and the support log from the server.
+/// A list from the server, or the error that kept it away.
+type Loaded<T> = Result<Vec<T>, String>;
+
+async fn load<T: serde::de::DeserializeOwned>(path: &str, token: Option<&str>) -> Loaded<T> {
+    let a = send("GET", path, token, None).await;
+    if a.ok() { a.read() } else { Err(a.error()) }
+}
+
+fn scope_text(s: &SupportScope, tenant_name: &dyn Fn(u32) -> String) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    if s.site {
+        parts.push("top-level site".into());
+    }
+    parts.extend(s.tenants.iter().map(|t| tenant_name(*t)));
+    parts.join(", ")
+}
+
+/// Requests, grants, staff accounts and the support log from the server.
 #[component]
 fn ServerSupport() -> impl IntoView {
     let store = use_store();
     let token = move || store.session.get_untracked().map(|s| s.token);
-    let requests = RwSignal::new(Value::Null);
-    let grants = RwSignal::new(Value::Null);
-    let log = RwSignal::new(Value::Null);
+    let requests = RwSignal::new(Loaded::<SupportRequest>::Ok(Vec::new()));
+    let grants = RwSignal::new(Loaded::<SupportGrant>::Ok(Vec::new()));
+    let log = RwSignal::new(Loaded::<AuditEntry>::Ok(Vec::new()));
     let message = RwSignal::new(String::new());
     let days = RwSignal::new("1".to_string());
+    let role = RwSignal::new(String::new());
     let tick = RwSignal::new(0u32);
     Effect::new(move |_| {
         tick.get();
         leptos::task::spawn_local(async move {
             let t = token();
-            let r = request(
+            requests.set(
+                load(
+                    &format!("{}?status=pending", paths::SUPPORT_REQUESTS),
+                    t.as_deref(),
+                )
+                .await,
+            );
+            grants.set(load(paths::SUPPORT_GRANTS, t.as_deref()).await);
+            let a = send(
                 "GET",
-                "/api/v1/support/requests?status=pending",
+                &format!("{}?support=true&limit=100", paths::AUDIT),
                 t.as_deref(),
                 None,
             )
             .await;
-            requests.set(if r.status == 200 {
-                r.json()
+            log.set(if a.ok() {
+                a.read::<AuditPage>().map(|p| p.entries)
             } else {
-                json!({"error": r.error()})
-            });
-            let g = request("GET", "/api/v1/support/grants", t.as_deref(), None).await;
-            grants.set(if g.status == 200 {
-                g.json()
-            } else {
-                json!({"error": g.error()})
-            });
-            let l = request(
-                "GET",
-                "/api/v1/audit?support=true&limit=50",
-                t.as_deref(),
-                None,
-            )
-            .await;
-            log.set(if l.status == 200 {
-                l.json()
-            } else {
-                json!({"error": l.error()})
+                Err(a.error())
             });
         });
     });
-    let act = move |path: String, body: Value, what: &'static str| {
+    let act = move |path: String, body: serde_json::Value, what: &'static str| {
         leptos::task::spawn_local(async move {
             let a = request("POST", &path, token().as_deref(), Some(&body)).await;
-            message.set(if (200..300).contains(&a.status) {
-                what.to_string()
-            } else {
-                a.error()
-            });
+            message.set(if a.ok() { what.to_string() } else { a.error() });
             tick.update(|t| *t += 1);
         });
     };
-    let items = |v: &Value, key: &str| -> Vec<Value> {
-        v.get(key)
-            .and_then(Value::as_array)
-            .cloned()
-            .or_else(|| v.as_array().cloned())
-            .unwrap_or_default()
+    let tenant_name = move |id: u32| {
+        store.with_untracked(|e| {
+            e.tenants()
+                .iter()
+                .find(|t| t.id.0 == id)
+                .and_then(|t| t.name.clone())
+                .unwrap_or_else(|| format!("tenant {id}"))
+        })
     };
+    let roles = Memo::new(move |_| {
+        store.structure_rev.get();
+        store.with_untracked(|e| {
+            e.roles()
+                .iter()
+                .map(|r| (r.id.0, r.shortname.clone()))
+                .collect::<Vec<_>>()
+        })
+    });
     view! {
         <p role="status" id="support-message">{move || message.get()}</p>
         <h2>"Pending requests"</h2>
-        {move || {
-            let list = items(&requests.get(), "requests");
-            if list.is_empty() {
-                return view! { <p class="muted">{requests.get().get("error").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| "No pending requests.".into())}</p> }.into_any();
-            }
-            view! {
-                <div class="banner" role="alert">{list.len()} " support request(s) waiting"</div>
-                <label for="grant-days">"Duration (days, at most 30)"</label>
-                <input id="grant-days" type="number" min="1" max="30" bind:value=days/>
+        {move || match requests.get() {
+            Err(m) => view! { <p class="muted">{m}</p> }.into_any(),
+            Ok(list) if list.is_empty() => view! { <p class="muted">"No pending requests."</p> }.into_any(),
+            Ok(list) => view! {
+                <div class="banner" role="alert" id="support-pending">{list.len()} " support request(s) waiting for a top-level admin"</div>
+                <div class="form inline">
+                    <label for="grant-days">"Duration (days, 1 to 30)"</label>
+                    <input id="grant-days" type="number" min="1" max="30" bind:value=days/>
+                    <label for="grant-role">"Role"</label>
+                    <select id="grant-role" on:change=move |ev| role.set(event_target_value(&ev))>
+                        <option value="">"Manager (default)"</option>
+                        {move || roles.get().into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
+                    </select>
+                </div>
                 <ul class="requests">
                     {list.into_iter().map(|r| {
-                        let id = r.get("id").and_then(Value::as_u64).unwrap_or(0);
-                        let reason = r.get("reason").and_then(Value::as_str).unwrap_or("").to_string();
-                        let scope = r.get("scope").cloned().unwrap_or(Value::Null);
-                        let scope2 = scope.clone();
+                        let id = r.id;
                         view! {
                             <li>
-                                <strong>"Request " {id}</strong> ": " {reason} " — scope " <code>{scope.to_string()}</code>
-                                <button on:click=move |_| {
-                                    let d: u64 = days.get_untracked().parse().unwrap_or(1);
-                                    act(format!("/api/v1/support/requests/{id}/allow"), json!({"scope": scope2.clone(), "duration_days": d}), "allowed");
+                                <strong>{r.staff_username.clone()}</strong> " asks for " {scope_text(&r.scope, &tenant_name)} ": " {r.reason.clone()}
+                                " (" {r.created_at.to_string()} ") "
+                                <button class="allow-request" on:click=move |_| {
+                                    let d: u32 = days.get_untracked().trim().parse().unwrap_or(1);
+                                    let role: Option<u32> = role.get_untracked().parse().ok();
+                                    let body = AllowRequest { scope: None, duration_days: Some(d), role };
+                                    act(paths::with_id(paths::SUPPORT_ALLOW, id), serde_json::to_value(body).unwrap_or_default(), "allowed: the temporary support user is active");
                                 }>"Allow"</button>
-                                <button class="danger" on:click=move |_| act(format!("/api/v1/support/requests/{id}/deny"), json!({}), "denied")>"Deny"</button>
+                                <button class="danger" on:click=move |_| act(paths::with_id(paths::SUPPORT_DENY, id), serde_json::to_value(DenyRequest::default()).unwrap_or_default(), "denied")>"Deny"</button>
                             </li>
                         }
                     }).collect_view()}
                 </ul>
-            }.into_any()
+            }.into_any(),
         }}
         <h2>"Grants"</h2>
-        <table class="grid" id="support-grants">
-            <thead><tr><th scope="col">"Status"</th><th scope="col">"Identifier"</th><th scope="col">"Scope"</th><th scope="col">"Expires"</th><th scope="col"></th></tr></thead>
-            <tbody>
-                {move || items(&grants.get(), "grants").into_iter().map(|g| {
-                    let id = g.get("id").and_then(Value::as_u64).unwrap_or(0);
-                    let active = g.get("status").and_then(Value::as_str) == Some("active");
-                    view! {
-                        <tr>
-                            <td><span class=if active { "dot green" } else { "dot red" } role="img" aria-label=if active { "active" } else { "ended" }></span></td>
-                            <td><code>{g.get("identifier").and_then(Value::as_str).unwrap_or("").to_string()}</code></td>
-                            <td><code>{g.get("scope").map(Value::to_string).unwrap_or_default()}</code></td>
-                            <td>{g.get("expires_at").and_then(Value::as_str).unwrap_or("").to_string()}</td>
-                            <td>{active.then(|| view! { <button class="danger" on:click=move |_| act(format!("/api/v1/support/grants/{id}/revoke"), json!({}), "revoked")>"Revoke"</button> })}</td>
-                        </tr>
-                    }
-                }).collect_view()}
-            </tbody>
-        </table>
+        {move || match grants.get() {
+            Err(m) => view! { <p class="muted">{m}</p> }.into_any(),
+            Ok(list) => view! {
+                <table class="grid" id="support-grants">
+                    <thead><tr><th scope="col">"Status"</th><th scope="col">"Staff"</th><th scope="col">"Identifier"</th><th scope="col">"Scope"</th><th scope="col">"Expires"</th><th scope="col"></th></tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|g| {
+                            let active = g.status == GrantStatus::Active;
+                            let id = g.id;
+                            view! {
+                                <tr>
+                                    <td><span class=if active { "dot green" } else { "dot red" } role="img" aria-label=format!("{:?}", g.status).to_lowercase()></span></td>
+                                    <td>{g.staff_username.clone()}</td>
+                                    <td><code>{g.identifier.clone()}</code></td>
+                                    <td>{scope_text(&g.scope, &tenant_name)}</td>
+                                    <td>{g.expires_at.to_string()}</td>
+                                    <td>{active.then(|| view! { <button class="danger" on:click=move |_| act(paths::with_id(paths::SUPPORT_REVOKE, id), serde_json::Value::Object(Default::default()), "revoked: access ended")>"Revoke"</button> })}</td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            }.into_any(),
+        }}
         <h2>"Support action log"</h2>
-        <ul class="compact" id="support-log">
-            {move || items(&log.get(), "entries").into_iter().map(|e| view! {
-                <li>
-                    {e.get("at").and_then(Value::as_str).unwrap_or("").to_string()} " "
-                    <code>{e.get("support_identifier").and_then(Value::as_str).unwrap_or("").to_string()}</code> " "
-                    {e.get("action").and_then(Value::as_str).unwrap_or("").to_string()}
-                </li>
-            }).collect_view()}
-        </ul>
+        {move || match log.get() {
+            Err(m) => view! { <p class="muted">{m}</p> }.into_any(),
+            Ok(list) => view! {
+                <ul class="compact" id="support-log">
+                    {list.into_iter().rev().map(|e| view! {
+                        <li>
+                            {e.at.to_string()} " " <code>{e.support_identifier.clone().unwrap_or_default()}</code>
+                            " (" {e.staff.clone().unwrap_or_default()} ") " {e.action.clone()}
+                            {e.detail.get("path").and_then(|p| p.as_str()).map(|p| format!(" {p}"))}
+                        </li>
+                    }).collect_view()}
+                </ul>
+            }.into_any(),
+        }}
     }
 }

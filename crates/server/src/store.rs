@@ -1,0 +1,446 @@
+//! The SQLite file: schema migrations and the rows the server keeps besides the site itself.
+//!
+//! The site is stored as its seed snapshot (revision 0) and every accepted batch of edits
+//! after it (`changes`); the server replays them into an engine at start. WAL journal,
+//! `synchronous = FULL` (an acknowledged write survives a crash), foreign keys on.
+
+use capstan_api::{
+    ApiKey, GrantStatus, RequestStatus, StaffAccount, SupportGrant, SupportRequest, SupportScope,
+};
+use capstan_core::{EditOp, Timestamp};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// The migrations, in order; `PRAGMA user_version` records how many have run.
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../migrations/001_init.sql"),
+    include_str!("../migrations/002_support.sql"),
+];
+
+/// Opens the file (creating it), sets the pragmas and runs the migrations not yet run.
+pub fn open(path: &std::path::Path) -> Result<Connection, String> {
+    let db = Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let pragma = |k: &str, v: &str| {
+        db.pragma_update(None, k, v)
+            .map_err(|e| format!("cannot set {k}: {e}"))
+    };
+    pragma("journal_mode", "WAL")?;
+    pragma("synchronous", "FULL")?;
+    pragma("foreign_keys", "ON")?;
+    db.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| e.to_string())?;
+    let version: i64 = db
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = db.unchecked_transaction().map_err(|e| e.to_string())?;
+        tx.execute_batch(sql)
+            .map_err(|e| format!("migration {} failed: {e}", i + 1))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(|e| e.to_string())?;
+        tx.commit().map_err(|e| e.to_string())?;
+    }
+    Ok(db)
+}
+
+/// The seed snapshot, if the file has one.
+pub fn seed(db: &Connection) -> rusqlite::Result<Option<String>> {
+    db.query_row("SELECT json FROM snapshot WHERE revision = 0", [], |r| {
+        r.get(0)
+    })
+    .optional()
+}
+
+/// Every accepted batch, in order: `(revision, ops)`.
+pub fn all_changes(db: &Connection) -> Result<Vec<(u64, Vec<EditOp>)>, String> {
+    let mut stmt = db
+        .prepare("SELECT revision, ops FROM changes ORDER BY revision")
+        .map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (rev, ops) = row.map_err(|e| e.to_string())?;
+        let ops: Vec<EditOp> =
+            serde_json::from_str(&ops).map_err(|e| format!("change {rev}: {e}"))?;
+        out.push((rev as u64, ops));
+    }
+    Ok(out)
+}
+
+/// A stored change, as the API shows it.
+pub fn changes_since(db: &Connection, since: u64) -> rusqlite::Result<Vec<capstan_api::Change>> {
+    let mut stmt = db.prepare_cached(
+        "SELECT revision, ops, by_user, at, support_identifier FROM changes
+         WHERE revision > ?1 ORDER BY revision",
+    )?;
+    let rows = stmt.query_map(params![since as i64], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<u32>>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, Option<String>>(4)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (rev, ops, by, at, ident) = row?;
+        out.push(capstan_api::Change {
+            revision: rev as u64,
+            ops: serde_json::from_str(&ops).unwrap_or_default(),
+            by,
+            support_identifier: ident,
+            at: parse_time(&at),
+        });
+    }
+    Ok(out)
+}
+
+/// Reads a stored instant (always written by the server; the epoch if it was tampered with).
+pub fn parse_time(s: &str) -> Timestamp {
+    Timestamp::parse(s).unwrap_or_else(|_| Timestamp::from_unix_millis(0))
+}
+
+/// Who a session or key belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holder {
+    /// A site user.
+    User(u32),
+    /// A support staff account.
+    Staff(u32),
+    /// A service key (never expires; deleted to end it).
+    Key(u32),
+}
+
+/// Every live session and key: `(token hash, holder, expiry in unix seconds)`.
+pub fn tokens(db: &Connection, now_s: i64) -> rusqlite::Result<Vec<(String, Holder, Option<i64>)>> {
+    db.execute(
+        "DELETE FROM sessions WHERE expires_at <= ?1",
+        params![now_s],
+    )?;
+    db.execute(
+        "DELETE FROM staff_sessions WHERE expires_at <= ?1",
+        params![now_s],
+    )?;
+    let mut out = Vec::new();
+    let mut q = db.prepare("SELECT token_hash, user_id, expires_at FROM sessions")?;
+    for r in q.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get(2)?))
+    })? {
+        let (h, u, exp) = r?;
+        out.push((h, Holder::User(u), Some(exp)));
+    }
+    let mut q = db.prepare("SELECT token_hash, staff_id, expires_at FROM staff_sessions")?;
+    for r in q.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get(2)?))
+    })? {
+        let (h, s, exp) = r?;
+        out.push((h, Holder::Staff(s), Some(exp)));
+    }
+    let mut q = db.prepare("SELECT token_hash, id FROM api_keys")?;
+    for r in q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))? {
+        let (h, k) = r?;
+        out.push((h, Holder::Key(k), None));
+    }
+    Ok(out)
+}
+
+/// A staff account's row.
+#[derive(Debug, Clone)]
+pub struct StaffRow {
+    /// The account.
+    pub account: StaffAccount,
+    /// Its password hash.
+    pub password_hash: String,
+    /// Its TOTP secret (base32).
+    pub totp_secret: String,
+    /// The last TOTP step used (a code works once).
+    pub totp_last_step: i64,
+}
+
+fn staff_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StaffRow> {
+    Ok(StaffRow {
+        account: StaffAccount {
+            id: r.get(0)?,
+            username: r.get(1)?,
+            fullname: r.get(2)?,
+            created_at: parse_time(&r.get::<_, String>(3)?),
+        },
+        password_hash: r.get(4)?,
+        totp_secret: r.get(5)?,
+        totp_last_step: r.get(6)?,
+    })
+}
+
+const STAFF_COLUMNS: &str =
+    "id, username, fullname, created_at, password_hash, totp_secret, totp_last_step";
+
+/// A staff account by id.
+pub fn staff_by_id(db: &Connection, id: u32) -> rusqlite::Result<Option<StaffRow>> {
+    db.query_row(
+        &format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = ?1"),
+        params![id],
+        staff_from_row,
+    )
+    .optional()
+}
+
+/// A staff account by username.
+pub fn staff_by_name(db: &Connection, username: &str) -> rusqlite::Result<Option<StaffRow>> {
+    db.query_row(
+        &format!("SELECT {STAFF_COLUMNS} FROM staff WHERE username = ?1"),
+        params![username],
+        staff_from_row,
+    )
+    .optional()
+}
+
+/// Every staff account.
+pub fn staff_list(db: &Connection) -> rusqlite::Result<Vec<StaffAccount>> {
+    let mut q = db.prepare(&format!("SELECT {STAFF_COLUMNS} FROM staff ORDER BY id"))?;
+    let rows = q.query_map([], staff_from_row)?;
+    rows.map(|r| r.map(|s| s.account)).collect()
+}
+
+/// Every service key.
+pub fn api_keys(db: &Connection) -> rusqlite::Result<Vec<ApiKey>> {
+    let mut q = db.prepare("SELECT id, name, created_at FROM api_keys ORDER BY id")?;
+    let rows = q.query_map([], |r| {
+        Ok(ApiKey {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            created_at: parse_time(&r.get::<_, String>(2)?),
+        })
+    })?;
+    rows.collect()
+}
+
+fn scope_text(s: &SupportScope) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "{}".into())
+}
+
+fn scope_of(text: &str) -> SupportScope {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+/// Stores a new request.
+pub fn insert_request(
+    db: &Connection,
+    staff: u32,
+    reason: &str,
+    scope: &SupportScope,
+    at: Timestamp,
+) -> rusqlite::Result<u64> {
+    db.execute(
+        "INSERT INTO support_requests (staff_id, reason, scope, status, created_at)
+         VALUES (?1, ?2, ?3, 'pending', ?4)",
+        params![staff, reason, scope_text(scope), at.to_string()],
+    )?;
+    Ok(db.last_insert_rowid() as u64)
+}
+
+const REQUEST_SELECT: &str = "SELECT r.id, r.staff_id, s.username, r.reason, r.scope, r.status,
+    r.created_at, r.decided_by, r.decided_at, r.note, g.id
+    FROM support_requests r JOIN staff s ON s.id = r.staff_id
+    LEFT JOIN support_grants g ON g.request_id = r.id";
+
+fn request_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SupportRequest> {
+    Ok(SupportRequest {
+        id: r.get::<_, i64>(0)? as u64,
+        staff: r.get(1)?,
+        staff_username: r.get(2)?,
+        reason: r.get(3)?,
+        scope: scope_of(&r.get::<_, String>(4)?),
+        status: RequestStatus::from_name(&r.get::<_, String>(5)?).unwrap_or(RequestStatus::Denied),
+        created_at: parse_time(&r.get::<_, String>(6)?),
+        decided_by: r.get(7)?,
+        decided_at: r.get::<_, Option<String>>(8)?.map(|t| parse_time(&t)),
+        note: r.get(9)?,
+        grant: r.get::<_, Option<i64>>(10)?.map(|g| g as u64),
+    })
+}
+
+/// One request.
+pub fn request(db: &Connection, id: u64) -> rusqlite::Result<Option<SupportRequest>> {
+    db.query_row(
+        &format!("{REQUEST_SELECT} WHERE r.id = ?1"),
+        params![id as i64],
+        request_from_row,
+    )
+    .optional()
+}
+
+/// Requests, newest first, optionally of one staff account and in one state.
+pub fn requests(
+    db: &Connection,
+    staff: Option<u32>,
+    status: Option<RequestStatus>,
+) -> rusqlite::Result<Vec<SupportRequest>> {
+    let mut q = db.prepare(&format!(
+        "{REQUEST_SELECT} WHERE (?1 IS NULL OR r.staff_id = ?1) AND (?2 IS NULL OR r.status = ?2)
+         ORDER BY r.id DESC"
+    ))?;
+    let rows = q.query_map(
+        params![staff, status.map(RequestStatus::name)],
+        request_from_row,
+    )?;
+    rows.collect()
+}
+
+/// Records a decision on a request.
+pub fn decide_request(
+    db: &Connection,
+    id: u64,
+    status: RequestStatus,
+    by: u32,
+    at: Timestamp,
+    note: Option<&str>,
+) -> rusqlite::Result<()> {
+    db.execute(
+        "UPDATE support_requests SET status = ?2, decided_by = ?3, decided_at = ?4, note = ?5
+         WHERE id = ?1",
+        params![id as i64, status.name(), by, at.to_string(), note],
+    )?;
+    Ok(())
+}
+
+/// A grant to store.
+pub struct NewGrant<'a> {
+    /// The request.
+    pub request: u64,
+    /// The staff account.
+    pub staff: u32,
+    /// The identifier.
+    pub identifier: &'a str,
+    /// The temporary user.
+    pub user: u32,
+    /// Its role.
+    pub role: u32,
+    /// Its scope.
+    pub scope: &'a SupportScope,
+    /// The admin.
+    pub granted_by: u32,
+    /// Start.
+    pub created_at: Timestamp,
+    /// End.
+    pub expires_at: Timestamp,
+}
+
+/// Stores a grant.
+pub fn insert_grant(db: &Connection, g: &NewGrant<'_>) -> rusqlite::Result<u64> {
+    db.execute(
+        "INSERT INTO support_grants (request_id, staff_id, identifier, user_id, role_id, scope,
+           granted_by, created_at, expires_at, expires_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            g.request as i64,
+            g.staff,
+            g.identifier,
+            g.user,
+            g.role,
+            scope_text(g.scope),
+            g.granted_by,
+            g.created_at.to_string(),
+            g.expires_at.to_string(),
+            g.expires_at.unix_millis()
+        ],
+    )?;
+    Ok(db.last_insert_rowid() as u64)
+}
+
+/// A stored grant with the facts its status is computed from.
+#[derive(Debug, Clone)]
+pub struct GrantRow {
+    /// The grant as the API shows it (status as of the instant it was read at).
+    pub grant: SupportGrant,
+    /// The temporary user has been deleted from the site.
+    pub user_removed: bool,
+}
+
+const GRANT_SELECT: &str = "SELECT g.id, g.request_id, g.staff_id, s.username, g.identifier,
+    g.user_id, g.role_id, g.scope, g.granted_by, g.created_at, g.expires_at, g.expires_ms,
+    g.revoked_at, g.user_removed
+    FROM support_grants g JOIN staff s ON s.id = g.staff_id";
+
+fn grant_from_row(r: &rusqlite::Row<'_>, now: Timestamp) -> rusqlite::Result<GrantRow> {
+    let expires_ms: i64 = r.get(11)?;
+    let revoked_at = r.get::<_, Option<String>>(12)?.map(|t| parse_time(&t));
+    let status = if revoked_at.is_some() {
+        GrantStatus::Revoked
+    } else if now.unix_millis() >= expires_ms {
+        GrantStatus::Expired
+    } else {
+        GrantStatus::Active
+    };
+    Ok(GrantRow {
+        grant: SupportGrant {
+            id: r.get::<_, i64>(0)? as u64,
+            request: r.get::<_, i64>(1)? as u64,
+            staff: r.get(2)?,
+            staff_username: r.get(3)?,
+            identifier: r.get(4)?,
+            user: r.get(5)?,
+            role: r.get(6)?,
+            scope: scope_of(&r.get::<_, String>(7)?),
+            granted_by: r.get(8)?,
+            created_at: parse_time(&r.get::<_, String>(9)?),
+            expires_at: parse_time(&r.get::<_, String>(10)?),
+            status,
+            revoked_at,
+        },
+        user_removed: r.get::<_, i64>(13)? != 0,
+    })
+}
+
+/// One grant.
+pub fn grant(db: &Connection, id: u64, now: Timestamp) -> rusqlite::Result<Option<GrantRow>> {
+    db.query_row(
+        &format!("{GRANT_SELECT} WHERE g.id = ?1"),
+        params![id as i64],
+        |r| grant_from_row(r, now),
+    )
+    .optional()
+}
+
+/// Grants, newest first, optionally of one staff account.
+pub fn grants(
+    db: &Connection,
+    staff: Option<u32>,
+    now: Timestamp,
+) -> rusqlite::Result<Vec<GrantRow>> {
+    let mut q = db.prepare(&format!(
+        "{GRANT_SELECT} WHERE (?1 IS NULL OR g.staff_id = ?1) ORDER BY g.id DESC"
+    ))?;
+    let rows = q.query_map(params![staff], |r| grant_from_row(r, now))?;
+    rows.collect()
+}
+
+/// The staff account's grant in force at `now`, if any (the newest one).
+pub fn active_grant(
+    db: &Connection,
+    staff: u32,
+    now: Timestamp,
+) -> rusqlite::Result<Option<SupportGrant>> {
+    db.query_row(
+        &format!(
+            "{GRANT_SELECT} WHERE g.staff_id = ?1 AND g.revoked_at IS NULL AND g.user_removed = 0
+             AND g.expires_ms > ?2 ORDER BY g.id DESC LIMIT 1"
+        ),
+        params![staff, now.unix_millis()],
+        |r| grant_from_row(r, now).map(|g| g.grant),
+    )
+    .optional()
+}
+
+/// Grants whose temporary user is still on the site although the grant has ended.
+pub fn ended_grants(db: &Connection, now: Timestamp) -> rusqlite::Result<Vec<SupportGrant>> {
+    let mut q = db.prepare(&format!(
+        "{GRANT_SELECT} WHERE g.user_removed = 0 AND (g.revoked_at IS NOT NULL OR g.expires_ms <= ?1)
+         ORDER BY g.id"
+    ))?;
+    let rows = q.query_map(params![now.unix_millis()], |r| {
+        grant_from_row(r, now).map(|g| g.grant)
+    })?;
+    rows.collect()
+}

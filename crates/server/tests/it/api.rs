@@ -1,0 +1,457 @@
+//! Sessions, ETags, batches and conflicts, enforcement basics, rate limits, restarts and the
+//! audit chain.
+
+use crate::common::{Server, set_password, tenants_fixture};
+use capstan_server::OpenOptions;
+use serde_json::json;
+
+fn prohibit_view(rev: u64) -> serde_json::Value {
+    json!({"base_revision": rev, "ops": [{"op": "set_permission", "role": 5, "context": 1,
+        "capability": "moodle/course:view", "permission": "prohibit"}]})
+}
+
+#[test]
+fn anonymous_is_refused_and_errors_are_json_with_codes() {
+    let s = Server::start("anon", Some(tenants_fixture()));
+    let r = s.call("GET", "/api/v1/site", None, None);
+    assert_eq!((r.status, r.code()), (401, "unauthenticated"));
+    let r = s.call("GET", "/api/v1/site", Some("not-a-token"), None);
+    assert_eq!((r.status, r.code()), (401, "unauthenticated"));
+    let r = s.call(
+        "POST",
+        "/api/v1/sessions",
+        None,
+        Some(json!({"username": "admin"})),
+    );
+    assert_eq!((r.status, r.code()), (400, "malformed_json"));
+    let r = s.raw(
+        "POST",
+        "/api/v1/sessions",
+        None,
+        Some(("application/json", "{not json".into())),
+        &[],
+    );
+    assert_eq!((r.status, r.code()), (400, "malformed_json"));
+    let r = s.call(
+        "POST",
+        "/api/v1/sessions",
+        None,
+        Some(json!({"username": "admin", "password": "wrong"})),
+    );
+    assert_eq!((r.status, r.code()), (401, "bad_credentials"));
+    let r = s.call("GET", "/api/v1/no-such-thing", None, None);
+    assert_eq!((r.status, r.code()), (404, "not_found"));
+    let r = s.call("DELETE", "/api/v1/site", None, None);
+    assert_eq!((r.status, r.code()), (405, "method_not_allowed"));
+    let r = s.call("GET", "/api/v1/openapi.json", None, None);
+    assert_eq!(r.status, 200);
+    assert!(r.body["openapi"].as_str().unwrap().starts_with("3."));
+    // Oversized input is refused with a code and changes nothing.
+    let t = s.login("admin", "admin-pass-1");
+    let big = format!(
+        "<role>{}</role>",
+        " ".repeat(capstan_core::preset::MAX_PRESET_BYTES)
+    );
+    let r = s.raw(
+        "POST",
+        "/api/v1/presets",
+        Some(&t),
+        Some(("application/xml", big)),
+        &[],
+    );
+    assert_eq!((r.status, r.code()), (413, "too_large"));
+    assert_eq!(s.revision(), 0);
+}
+
+#[test]
+fn first_start_seeds_the_demo_site_and_prints_a_login() {
+    let s = Server::start("demo", None);
+    let (user, pass) = s.created_admin.clone().unwrap();
+    let t = s.login(&user, &pass);
+    let r = s.get("/api/v1/site", &t);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["format"], "capstan/1");
+    assert!(r.body["users"].as_array().unwrap().len() >= 300);
+    let me = s.get("/api/v1/sessions/current", &t);
+    assert_eq!(me.body["site_admin"], true);
+    assert_eq!(me.body["reach"]["kind"], "site");
+}
+
+#[test]
+fn site_etag_changes_and_conflicts() {
+    let s = Server::start("sync", Some(tenants_fixture()));
+    let t = s.login("admin", "admin-pass-1");
+    let r = s.get("/api/v1/site", &t);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("etag"), Some("\"0\""));
+    assert_eq!(r.header("x-capstan-revision"), Some("0"));
+    let r = s.raw(
+        "GET",
+        "/api/v1/site",
+        Some(&t),
+        None,
+        &[("if-none-match", "\"0\"")],
+    );
+    assert_eq!(r.status, 304);
+    let r = s.post("/api/v1/changes", &t, prohibit_view(0));
+    assert_eq!(
+        (r.status, r.body["revision"].as_u64()),
+        (200, Some(1)),
+        "{}",
+        r.text
+    );
+    // A second client still on revision 0 gets 409 with what it missed; nothing changes.
+    let r = s.post("/api/v1/changes", &t, prohibit_view(0));
+    assert_eq!((r.status, r.code()), (409, "stale_revision"));
+    assert_eq!(r.body["revision"], 1);
+    let missed = r.body["missed"].as_array().unwrap();
+    assert_eq!(missed.len(), 1);
+    assert_eq!(missed[0]["ops"][0]["permission"], "prohibit");
+    assert_eq!(missed[0]["by"], 2);
+    assert_eq!(s.revision(), 1);
+    let r = s.get("/api/v1/changes?since=0", &t);
+    assert_eq!(r.body["revision"], 1);
+    assert_eq!(r.body["changes"].as_array().unwrap().len(), 1);
+    let r = s.get("/api/v1/changes?since=abc", &t);
+    assert_eq!((r.status, r.code()), (400, "bad_query"));
+    // A refused edit in a batch changes nothing (all or nothing), and says which edit.
+    let good = json!({"op": "set_permission", "role": 5, "context": 1, "capability": "moodle/course:view", "permission": "allow"});
+    let bad = json!({"op": "set_permission", "role": 999, "context": 1, "capability": "moodle/course:view", "permission": "allow"});
+    let r = s.post(
+        "/api/v1/changes",
+        &t,
+        json!({"base_revision": 1, "ops": [good, bad]}),
+    );
+    assert_eq!((r.status, r.code()), (422, "unknown_role"), "{}", r.text);
+    assert_eq!(r.body["details"]["index"], 1);
+    let r = s.post(
+        "/api/v1/changes",
+        &t,
+        json!({"base_revision": 1, "ops": []}),
+    );
+    assert_eq!((r.status, r.code()), (400, "empty_batch"));
+    let r = s.post(
+        "/api/v1/changes",
+        &t,
+        json!({"base_revision": 1, "ops": [{"op": "no_such_op"}]}),
+    );
+    assert_eq!((r.status, r.code()), (400, "malformed_json"));
+    // An edit that would make the site invalid lists every problem.
+    let r = s.post(
+        "/api/v1/changes",
+        &t,
+        json!({"base_revision": 1, "ops": [{"op": "put_context", "context": {"id": 50, "level": "course", "parent": 999}}]}),
+    );
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(!r.body["details"]["issues"].as_array().unwrap().is_empty());
+    assert_eq!(s.revision(), 1);
+    let r = s.get("/api/v1/site", &t);
+    assert_eq!(r.header("etag"), Some("\"1\""));
+    let r = s.get("/api/v1/audit/verify", &t);
+    assert_eq!(
+        (r.status, r.body["ok"].as_bool()),
+        (200, Some(true)),
+        "{}",
+        r.text
+    );
+    // The audit entry of the batch carries the value before and after.
+    let r = s.get("/api/v1/audit?limit=500", &t);
+    let change = r.body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "changes")
+        .unwrap()
+        .clone();
+    assert_eq!(change["actor"], 2);
+    assert_eq!(change["detail"]["edits"][0]["before"], "allow");
+    assert_eq!(change["detail"]["edits"][0]["op"]["permission"], "prohibit");
+}
+
+#[test]
+fn users_without_site_rights_ask_only_about_themselves_and_sessions_expire() {
+    let s = Server::start("authz", Some(tenants_fixture()));
+    let admin = s.login("admin", "admin-pass-1");
+    set_password(&s, &admin, 13, "partner-pass");
+    let t = s.login("partner", "partner-pass");
+    let me = s.get("/api/v1/sessions/current", &t);
+    assert_eq!(me.body["reach"]["kind"], "own");
+    let r = s.get("/api/v1/site", &t);
+    assert_eq!((r.status, r.code()), (403, "forbidden"));
+    let r = s.post("/api/v1/changes", &t, prohibit_view(0));
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body["details"]["index"], 0);
+    assert_eq!(s.get("/api/v1/audit", &t).status, 403);
+    let r = s.post(
+        "/api/v1/check",
+        &t,
+        json!({"user": 13, "capability": "moodle/course:view", "context": 10}),
+    );
+    assert_eq!(
+        (r.status, r.body["allowed"].as_bool()),
+        (200, Some(true)),
+        "{}",
+        r.text
+    );
+    assert_eq!(r.body["rule"], "allowed");
+    let r = s.post(
+        "/api/v1/check",
+        &t,
+        json!({"user": 2, "capability": "moodle/course:view", "context": 10}),
+    );
+    assert_eq!(r.status, 403);
+    // Changing one's own password ends one's other sessions, not this one.
+    let other = s.login("partner", "partner-pass");
+    let r = s.call(
+        "PUT",
+        "/api/v1/users/13/password",
+        Some(&t),
+        Some(json!({"password": "short"})),
+    );
+    assert_eq!((r.status, r.code()), (400, "weak_password"));
+    set_password(&s, &t, 13, "partner-pass-2");
+    assert_eq!(s.get("/api/v1/sessions/current", &other).status, 401);
+    assert_eq!(s.get("/api/v1/sessions/current", &t).status, 200);
+    // Sign out ends the token at once.
+    assert_eq!(
+        s.call("DELETE", "/api/v1/sessions/current", Some(&t), None)
+            .status,
+        204
+    );
+    assert_eq!(s.get("/api/v1/sessions/current", &t).status, 401);
+    // Sessions end at their expiry instant.
+    s.advance(capstan_server::auth::SESSION_SECONDS - 1);
+    assert_eq!(s.get("/api/v1/site", &admin).status, 200);
+    s.advance(1);
+    let r = s.get("/api/v1/site", &admin);
+    assert_eq!((r.status, r.code()), (401, "session_expired"));
+}
+
+#[test]
+fn failed_logins_are_rate_limited_per_account() {
+    let s = Server::start("rate", Some(tenants_fixture()));
+    for _ in 0..capstan_server::auth::RATE_LIMIT {
+        let r = s.call(
+            "POST",
+            "/api/v1/sessions",
+            None,
+            Some(json!({"username": "admin", "password": "nope"})),
+        );
+        assert_eq!(r.status, 401);
+    }
+    let r = s.call(
+        "POST",
+        "/api/v1/sessions",
+        None,
+        Some(json!({"username": "admin", "password": "admin-pass-1"})),
+    );
+    assert_eq!((r.status, r.code()), (429, "rate_limited"));
+    s.advance(capstan_server::auth::RATE_WINDOW_SECONDS);
+    s.login("admin", "admin-pass-1");
+}
+
+#[test]
+fn edits_and_sessions_survive_a_restart_and_a_tampered_audit_log_is_detected() {
+    let dir = crate::common::tmp("restart");
+    let clock = std::sync::Arc::new(crate::common::ManualClock(
+        std::sync::atomic::AtomicI64::new(crate::common::START_MS),
+    ));
+    let options = || OpenOptions {
+        admin_password: Some("pw-123456".into()),
+        seed: Some(tenants_fixture()),
+    };
+    let token = {
+        let s = Server::start_in(&dir, options(), clock.clone());
+        assert!(s.created_admin.is_some());
+        let t = s.login("admin", "pw-123456");
+        for rev in 0..5u64 {
+            let p = if rev % 2 == 0 { "prevent" } else { "allow" };
+            let r = s.post(
+                "/api/v1/changes",
+                &t,
+                json!({"base_revision": rev, "ops": [{"op": "set_permission", "role": 5, "context": 1, "capability": "moodle/course:view", "permission": p}]}),
+            );
+            assert_eq!(r.status, 200);
+        }
+        t
+    };
+    let s = Server::start_in(&dir, options(), clock.clone());
+    assert!(s.created_admin.is_none(), "no second seed");
+    let r = s.get("/api/v1/site", &token);
+    assert_eq!(r.status, 200, "the session survives the restart");
+    assert_eq!(r.header("etag"), Some("\"5\""));
+    drop(s);
+    let conn = rusqlite::Connection::open(dir.join("capstan.db")).unwrap();
+    assert!(capstan_server::audit::verify(&conn).unwrap().ok);
+    conn.execute("UPDATE audit SET detail = '{}' WHERE seq = 3", [])
+        .unwrap();
+    let report = capstan_server::audit::verify(&conn).unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.first_bad, Some(3));
+    conn.execute("DELETE FROM audit WHERE seq = 3", []).unwrap();
+    assert_eq!(
+        capstan_server::audit::verify(&conn).unwrap().first_bad,
+        Some(4)
+    );
+}
+
+#[test]
+fn presets_export_and_import_over_rest() {
+    let s = Server::start("presets", Some(tenants_fixture()));
+    let t = s.login("admin", "admin-pass-1");
+    let r = s.get("/api/v1/roles/3/preset", &t);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("application/xml")
+    );
+    assert!(r.text.contains("<shortname>editingteacher</shortname>"));
+    let xml = r
+        .text
+        .replace(
+            "<shortname>editingteacher</shortname>",
+            "<shortname>coach</shortname>",
+        )
+        .replace(
+            "</permissions>",
+            "<allow>local/nothing:here</allow></permissions>",
+        );
+    let r = s.raw(
+        "POST",
+        "/api/v1/presets",
+        Some(&t),
+        Some(("application/xml", xml)),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["created"], true);
+    assert_eq!(r.body["shortname"], "coach");
+    assert_eq!(
+        r.body["unknown_capabilities"],
+        json!(["local/nothing:here"])
+    );
+    let role = r.body["role"].as_u64().unwrap();
+    let site = s.get("/api/v1/site", &t);
+    assert!(
+        site.body["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["id"] == role)
+    );
+    let before = s.revision();
+    let r = s.raw(
+        "POST",
+        "/api/v1/presets",
+        Some(&t),
+        Some((
+            "application/xml",
+            "<!DOCTYPE role [<!ENTITY x \"y\">]><role/>".into(),
+        )),
+        &[],
+    );
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.code(), "hostile_xml");
+    let r = s.raw(
+        "POST",
+        "/api/v1/presets",
+        Some(&t),
+        Some(("application/xml", "<role><shortname>x".into())),
+        &[],
+    );
+    assert_eq!((r.status, r.code()), (400, "malformed_xml"));
+    assert_eq!(s.revision(), before, "refused presets change nothing");
+    assert_eq!(s.get("/api/v1/roles/999/preset", &t).status, 404);
+    assert_eq!(s.get("/api/v1/roles/abc/preset", &t).status, 400);
+}
+
+#[test]
+fn questions_answer_like_the_core() {
+    let s = Server::start("questions", Some(tenants_fixture()));
+    let t = s.login("admin", "admin-pass-1");
+    let r = s.post(
+        "/api/v1/explain",
+        &t,
+        json!({"user": 12, "capability": "moodle/course:update", "context": 10}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["allowed"], false);
+    assert_eq!(r.body["path"], json!([1, 3, 10]));
+    assert!(
+        r.body["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["shortname"] == "student")
+    );
+    let r = s.post(
+        "/api/v1/check",
+        &t,
+        json!({"user": 11, "capability": "moodle/course:view", "context": 10}),
+    );
+    assert_eq!(r.body["allowed"], false);
+    assert_eq!(r.body["rule"], "tenant");
+    assert_eq!(r.body["tenant_denial"], "isolated");
+    let r = s.post(
+        "/api/v1/check",
+        &t,
+        json!({"user": 12, "capability": "no/such:cap", "context": 10}),
+    );
+    assert_eq!((r.status, r.code()), (404, "unknown_capability"));
+    let r = s.post(
+        "/api/v1/effective-permissions",
+        &t,
+        json!({"user": 12, "context": 10}),
+    );
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["capability"] == "moodle/course:view" && l["allowed"] == true)
+    );
+    let r = s.post(
+        "/api/v1/users-with-capability",
+        &t,
+        json!({"capability": "moodle/course:view", "context": 10}),
+    );
+    assert_eq!(r.body["users"], json!([3, 10, 12, 13]));
+    let r = s.post(
+        "/api/v1/capability-overview",
+        &t,
+        json!({"capability": "moodle/course:update", "roles": [5]}),
+    );
+    assert_eq!(r.body[0]["overrides"][0]["context"], 11);
+    let r = s.post(
+        "/api/v1/can-assign",
+        &t,
+        json!({"user": 10, "role": 5, "context": 10}),
+    );
+    assert_eq!(r.body["allowed"], true);
+    let r = s.post("/api/v1/visibility", &t, json!({"user": 11, "context": 10}));
+    assert_eq!(r.body, json!({"visible": false, "reason": "other_tenant"}));
+    let r = s.post("/api/v1/visible-items", &t, json!({"user": 12}));
+    assert_eq!(r.body.as_array().unwrap().len(), 3);
+    let r = s.get("/api/v1/unsupported-assignments", &t);
+    assert_eq!(r.body, json!([]));
+    let r = s.raw(
+        "POST",
+        "/api/v1/validate",
+        Some(&t),
+        Some((
+            "application/json",
+            r#"{"format": "capstan/1", "contexts": [{"id": 1, "level": "course"}]}"#.into(),
+        )),
+        &[],
+    );
+    assert_eq!(r.body["valid"], false);
+    assert!(
+        r.body["codes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "no_system_context")
+    );
+}
