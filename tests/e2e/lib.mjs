@@ -79,3 +79,18 @@ export async function axe(page) {
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
     .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join(', ')}`);
 }
+
+/** Starts the real server (target/debug/capstan-server) on a fresh database seeded with the
+ * demo site, serving dist/; the admin's password is `e2e-admin-pass`. */
+export async function serveServer() {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'capstan-e2e-'));
+  const port = await freePort();
+  const bin = join(root, 'target', 'debug', 'capstan-server');
+  const child = spawn(bin, ['--db', join(dir, 'capstan.db'), '--listen', `127.0.0.1:${port}`, '--dist', join(root, 'dist')],
+    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CAPSTAN_ADMIN_PASSWORD: 'e2e-admin-pass' } });
+  const url = `http://127.0.0.1:${port}/`;
+  await waitFor(url + 'api/v1/openapi.json');
+  return { url, stop: () => child.kill('SIGKILL') };
+}

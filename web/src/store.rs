@@ -54,6 +54,9 @@ pub struct Session {
     pub user: u32,
     /// When the token ends (RFC 3339).
     pub expires_at: String,
+    /// A support staff session (signed in with a one-time code).
+    #[serde(default)]
+    pub staff: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -195,6 +195,7 @@ pub async fn login(
         username: username.clone(),
         user: created.me.user.unwrap_or(0),
         expires_at: created.expires_at.to_string(),
+        staff: created.me.kind == capstan_api::PrincipalKind::SupportStaff,
     }));
     store.save();
     state.status.set(format!("signed in as {username}"));

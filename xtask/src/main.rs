@@ -1,7 +1,8 @@
 //! `cargo xtask`: project automation.
 //!
 //! - `cargo xtask test`: install what the checks need, then run every check: rustfmt, clippy
-//!   with `-D warnings`, every test, the conformance corpus through the CLI and a compile of
+//!   with `-D warnings`, every test, the conformance corpus through the CLI, schemathesis
+//!   against the live server, the npm packages, the admin app end to end and a compile of
 //!   the benchmarks. This is what CI runs (`.ci/run`).
 //! - `cargo xtask conformance`: only the conformance corpus.
 //! - `cargo xtask wasm`: the npm packages; `cargo xtask web`: the admin app into `dist/`.
@@ -11,6 +12,7 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod run;
+mod server;
 mod wasm;
 mod web;
 
@@ -22,6 +24,7 @@ fn main() -> ExitCode {
         Some("wasm") => wasm::build().map(|_| ()),
         Some("web") => web::build().map(|_| ()),
         Some("run") => run::start(),
+        Some("bench-server") => server::bench(),
         Some("help") | Some("--help") | Some("-h") | None => {
             println!("{USAGE}");
             Ok(())
@@ -39,11 +42,13 @@ fn main() -> ExitCode {
 
 const USAGE: &str = "usage: cargo xtask <task>
   test         install what is needed, then fmt check, clippy -D warnings, all tests,
-               the conformance corpus and a compile of the benchmarks
+               the conformance corpus, schemathesis against the server, the npm packages,
+               the admin app end to end and a compile of the benchmarks
   conformance  run ../shared/conformance through the capstan CLI
   wasm         build the npm packages into target/npm/web and target/npm/node
   web          build the admin app in release into dist/ (Trunk)
-  run          build the app and the server, serve them on http://127.0.0.1:8080 (./capstan.db)";
+  run          build the app and the server, serve them on http://127.0.0.1:8080 (./capstan.db)
+  bench-server wrk against the release server on the large generated site";
 
 pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -146,6 +151,7 @@ fn test() -> Result<(), String> {
     )?;
     run("cargo test", cargo().args(["test", "--workspace"]))?;
     conformance()?;
+    server::schemathesis()?;
     wasm::test()?;
     web::test()?;
     run(

@@ -88,9 +88,14 @@ pub fn build() -> Result<PathBuf, String> {
     Ok(dist)
 }
 
-/// Builds the app, then runs the end-to-end suite in headless Chromium.
+/// Builds the app and the server, then runs the end-to-end suites in headless Chromium: the
+/// app alone from static files (offline first), and the app served by the real server.
 pub fn test() -> Result<(), String> {
     build()?;
+    run(
+        "cargo build -p capstan-server",
+        cargo().args(["build", "-p", "capstan-server"]),
+    )?;
     ensure_chromium()?;
     ensure_e2e_npm()?;
     run(
@@ -98,6 +103,7 @@ pub fn test() -> Result<(), String> {
         Command::new("node")
             .args(["--test", "--test-concurrency=1", "--test-reporter=spec"])
             .arg(e2e_dir().join("app.test.mjs"))
+            .arg(e2e_dir().join("server.test.mjs"))
             .current_dir(e2e_dir()),
     )
 }

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct SetPassword {
     /// At least 8 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 8, example = "a-long-passphrase")
+    )]
     pub password: String,
 }
 
@@ -18,7 +22,11 @@ pub struct SetPassword {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
-    /// What it is for.
+    /// What it is for (1 to 200 characters).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 1, max_length = 200, example = "gradebook service")
+    )]
     pub name: String,
 }
 

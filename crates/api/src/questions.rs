@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// `has_capability(user, capability, context, doanything, at)`; also the body of `explain`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"user": 12, "capability": "moodle/course:view", "context": 10})))]
 #[serde(deny_unknown_fields)]
 pub struct CheckRequest {
     /// The user (0: not logged in).
@@ -210,6 +211,7 @@ impl From<&core::Explanation> for ExplainAnswer {
 /// A user in a context ("Check permissions").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"user": 12, "context": 10})))]
 #[serde(deny_unknown_fields)]
 pub struct PermissionsRequest {
     /// The user.
@@ -250,6 +252,7 @@ impl From<&core::EffectivePermission<'_>> for PermissionLine {
 /// Who holds a capability in a context.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"capability": "moodle/course:view", "context": 10})))]
 #[serde(deny_unknown_fields)]
 pub struct UsersRequest {
     /// The capability.
@@ -276,6 +279,7 @@ pub struct UsersAnswer {
 /// Each role's values of a capability.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"capability": "moodle/course:update"})))]
 #[serde(deny_unknown_fields)]
 pub struct OverviewRequest {
     /// The capability.
@@ -328,6 +332,7 @@ impl From<&core::OverviewRow> for OverviewLine {
 /// `can_assign`, `can_override` and `can_switch`: may `user` do it with `role` at `context`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"user": 10, "role": 5, "context": 10, "capability": "moodle/course:view"})))]
 #[serde(deny_unknown_fields)]
 pub struct RoleQuestion {
     /// The actor.
@@ -378,6 +383,7 @@ impl From<&core::AssignmentKey> for AssignmentRef {
 /// Is a course or program visible to a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"user": 12, "context": 10})))]
 #[serde(deny_unknown_fields)]
 pub struct VisibilityRequest {
     /// The user.
@@ -412,6 +418,7 @@ impl From<core::Visibility> for VisibilityAnswer {
 /// Every course and program for a user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"user": 12})))]
 #[serde(deny_unknown_fields)]
 pub struct VisibleItemsRequest {
     /// The user.

@@ -21,7 +21,15 @@ pub struct SupportScope {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewSupportRequest {
-    /// Why (shown to the admins who decide).
+    /// Why (shown to the admins who decide; 1 to 2000 characters).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 2000,
+            example = "ticket 4711: gradebook export fails"
+        )
+    )]
     pub reason: String,
     /// The access wanted.
     pub scope: SupportScope,
@@ -116,6 +124,7 @@ pub struct AllowRequest {
     pub scope: Option<SupportScope>,
     /// How long, in days (default 1, at most 30).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 30))]
     pub duration_days: Option<u32>,
     /// The role the support user gets (default: the site's first role of archetype `manager`).
     #[serde(default)]
@@ -186,9 +195,22 @@ pub struct SupportGrant {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewStaff {
-    /// The username (not one of the site's).
+    /// The username (1 to 100 characters, no spaces).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = r"^\S+$",
+            example = "vendor.alice"
+        )
+    )]
     pub username: String,
     /// The password (at least 8 characters).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(min_length = 8, example = "a-long-passphrase")
+    )]
     pub password: String,
     /// The display name.
     #[serde(default)]

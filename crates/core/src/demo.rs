@@ -22,17 +22,44 @@ pub fn demo_options() -> GenerateOptions {
     }
 }
 
+/// A capability of the demo site: name, captype, home level, risks, and the archetypes whose
+/// definitions allow it.
+pub type DemoCapability = (
+    &'static str,
+    CapType,
+    ContextLevel,
+    &'static [Risk],
+    &'static [Archetype],
+);
+
 /// Capabilities the server and the admin app consult besides those of the resolver.
-pub const ADMIN_CAPABILITIES: [(&str, ContextLevel, &[Risk]); 2] = [
+pub const ADMIN_CAPABILITIES: [DemoCapability; 3] = [
     (
         "moodle/role:manage",
+        CapType::Write,
         ContextLevel::System,
         &[Risk::Config, Risk::Managetrust],
+        &[Archetype::Manager],
     ),
     (
         "capstan/support:grant",
+        CapType::Write,
         ContextLevel::System,
         &[Risk::Config, Risk::Managetrust, Risk::Personal],
+        &[],
+    ),
+    (
+        // Moodle's "Check permissions" of others; tenant administrators review their tenant.
+        "moodle/role:review",
+        CapType::Read,
+        ContextLevel::Course,
+        &[Risk::Personal],
+        &[
+            Archetype::Manager,
+            Archetype::Editingteacher,
+            Archetype::Tenantusermanager,
+            Archetype::Tenantdomainmanager,
+        ],
     ),
 ];
 
@@ -99,33 +126,33 @@ fn pick<'a>(list: &[&'a str], i: usize) -> &'a str {
 /// The demo site: valid, deterministic, with real-looking names.
 pub fn demo_site() -> Site {
     let mut site = generate(&demo_options());
-    for cap in ADMIN_CAPABILITIES {
-        site.capabilities.push(Capability {
-            name: cap.0.to_string(),
-            captype: CapType::Write,
-            contextlevel: cap.1,
-            risks: cap.2.iter().copied().collect(),
-        });
-    }
-    if let Some(manager) = site
-        .roles
+    let system = site
+        .contexts
         .iter()
-        .find(|r| r.archetype == Some(Archetype::Manager))
-        .map(|r| r.id)
-    {
-        let system = site
-            .contexts
+        .find(|c| c.level == ContextLevel::System)
+        .map(|c| c.id);
+    for (name, captype, level, risks, allowed) in ADMIN_CAPABILITIES {
+        site.capabilities.retain(|c| c.name != name);
+        site.capabilities.push(Capability {
+            name: name.to_string(),
+            captype,
+            contextlevel: level,
+            risks: risks.iter().copied().collect(),
+        });
+        site.permissions.retain(|p| p.capability != name);
+        let Some(system) = system else { continue };
+        let rows: Vec<PermissionRow> = site
+            .roles
             .iter()
-            .find(|c| c.level == ContextLevel::System)
-            .map(|c| c.id);
-        if let Some(system) = system {
-            site.permissions.push(PermissionRow {
-                role: manager,
+            .filter(|r| r.archetype.is_some_and(|a| allowed.contains(&a)))
+            .map(|r| PermissionRow {
+                role: r.id,
                 context: system,
-                capability: "moodle/role:manage".into(),
+                capability: name.to_string(),
                 permission: Permission::Allow,
-            });
-        }
+            })
+            .collect();
+        site.permissions.extend(rows);
     }
     // Site-wide administration stays with managers, as on a real site: the synthetic
     // definitions may have handed these to any role.

@@ -9,7 +9,9 @@
 //!   allowed, ending another's needs `moodle/site:config`;
 //! - anything else (contexts, users, tenants, capabilities, settings, program contents):
 //!   `moodle/site:config` at the system context; the list of site admins only by a site admin;
-//! - a tenant-scoped caller, whatever its capabilities, only edits what it can see.
+//! - a tenant-scoped caller, whatever its capabilities, only edits what it can see;
+//! - nobody deletes or suspends their own account or removes themselves from the site admins
+//!   (as in Moodle, another administrator has to).
 
 use crate::caller::Caller;
 use crate::error::ApiError;
@@ -29,6 +31,12 @@ pub fn authorize(e: &Engine, caller: &Caller, op: &EditOp) -> Result<(), ApiErro
     if !view.edit(op) {
         return Err(ApiError::forbidden(format!(
             "{} names a context or user outside your tenant",
+            op.name()
+        )));
+    }
+    if locks_out(e, user, op) {
+        return Err(ApiError::forbidden(format!(
+            "{} would lock you out: ask another administrator",
             op.name()
         )));
     }
@@ -84,5 +92,23 @@ pub fn authorize(e: &Engine, caller: &Caller, op: &EditOp) -> Result<(), ApiErro
             "not allowed to {} here",
             op.name()
         )))
+    }
+}
+
+/// Whether `op` would delete or suspend `user`'s own account or take it off the site admins.
+fn locks_out(e: &Engine, user: capstan_core::UserId, op: &EditOp) -> bool {
+    match op {
+        EditOp::DeleteUser { user: u } => *u == user,
+        EditOp::PutUser { user: u } => {
+            u.id == user.0 && (u.deleted == Some(true) || u.suspended == Some(true))
+        }
+        EditOp::SetSettings { settings } => {
+            e.is_site_admin(user)
+                && !settings
+                    .site_admins
+                    .as_ref()
+                    .is_some_and(|list| list.contains(&user.0))
+        }
+        _ => false,
     }
 }

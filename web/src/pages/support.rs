@@ -6,8 +6,8 @@ use crate::store::{now, use_store};
 use crate::sync::{request, send};
 use crate::ui::{context_name, user_name};
 use capstan_api::{
-    AllowRequest, AuditEntry, AuditPage, DenyRequest, GrantStatus, SupportGrant, SupportRequest,
-    SupportScope, paths,
+    AllowRequest, AuditEntry, AuditPage, DenyRequest, GrantStatus, NewSupportRequest, SupportGrant,
+    SupportRequest, SupportScope, paths,
 };
 use capstan_core::EditOp;
 use capstan_core::snapshot::SettingsDoc;
@@ -66,7 +66,11 @@ pub fn Support() -> impl IntoView {
             "Allow support user login"
         </label>
         <p class="muted">"Off: every support user is refused (\"support access disabled\") and no grant can be made."</p>
-        {move || store.session.get().map(|_| view! { <ServerSupport/> })}
+        {move || store.session.get().map(|s| if s.staff {
+            view! { <StaffRequest/> <ServerSupport/> }.into_any()
+        } else {
+            view! { <ServerSupport/> }.into_any()
+        })}
         <h2>"Support users on this site"</h2>
         <table class="grid" id="support-users">
             <thead><tr><th scope="col">"Status"</th><th scope="col">"User"</th><th scope="col">"Identifier"</th><th scope="col">"Granted in"</th><th scope="col">"Expires"</th></tr></thead>
@@ -85,6 +89,80 @@ pub fn Support() -> impl IntoView {
             </tbody>
         </table>
         {move || support_users.get().is_empty().then(|| view! { <p class="muted">"No support users. Grants are made on the server, from a support request."</p> })}
+    }
+}
+
+/// Support staff ask for access: a reason and the scope wanted.
+#[component]
+fn StaffRequest() -> impl IntoView {
+    let store = use_store();
+    let reason = RwSignal::new(String::new());
+    let site = RwSignal::new(true);
+    let tenants = RwSignal::new(Vec::<u32>::new());
+    let message = RwSignal::new(String::new());
+    let all_tenants = Memo::new(move |_| {
+        store.structure_rev.get();
+        store.with_untracked(|e| {
+            e.tenants()
+                .iter()
+                .map(|t| {
+                    (
+                        t.id.0,
+                        t.name
+                            .clone()
+                            .unwrap_or_else(|| format!("tenant {}", t.id.0)),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let body = NewSupportRequest {
+            reason: reason.get_untracked(),
+            scope: SupportScope {
+                site: site.get_untracked(),
+                tenants: tenants.get_untracked(),
+            },
+        };
+        let token = store.session.get_untracked().map(|s| s.token);
+        leptos::task::spawn_local(async move {
+            let a = request(
+                "POST",
+                paths::SUPPORT_REQUESTS,
+                token.as_deref(),
+                Some(&body),
+            )
+            .await;
+            message.set(if a.ok() {
+                "asked: a top-level admin will decide".into()
+            } else {
+                a.error()
+            });
+            if a.ok() {
+                reason.set(String::new());
+            }
+        });
+    };
+    view! {
+        <h2>"Ask for support access"</h2>
+        <form class="form" id="support-request-form" on:submit=submit>
+            <label for="support-reason">"Reason"</label>
+            <textarea id="support-reason" required maxlength="2000" prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))></textarea>
+            <fieldset>
+                <legend>"Scope"</legend>
+                <label class="inline"><input type="checkbox" id="support-scope-site" prop:checked=move || site.get() on:change=move |ev| site.set(event_target_checked(&ev))/>"Top-level site"</label>
+                {move || all_tenants.get().into_iter().map(|(id, name)| view! {
+                    <label class="inline"><input type="checkbox" class="support-scope-tenant" value=id.to_string()
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            tenants.update(|t| { t.retain(|x| *x != id); if on { t.push(id); } });
+                        }/>{name}</label>
+                }).collect_view()}
+            </fieldset>
+            <div class="form-actions"><button type="submit" class="primary">"Ask"</button></div>
+        </form>
+        <p role="status" id="support-request-message">{move || message.get()}</p>
     }
 }
 

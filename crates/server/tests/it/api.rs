@@ -455,3 +455,41 @@ fn questions_answer_like_the_core() {
             .any(|c| c == "no_system_context")
     );
 }
+
+#[test]
+fn nobody_locks_themselves_out() {
+    let s = Server::start("lockout", Some(tenants_fixture()));
+    let t = s.login("admin", "admin-pass-1");
+    let site = s.get("/api/v1/site", &t).body;
+    let mut settings = site["settings"].clone();
+    settings["site_admins"] = json!([3]);
+    for op in [
+        json!({"op": "delete_user", "user": 2}),
+        json!({"op": "put_user", "user": {"id": 2, "username": "admin", "suspended": true}}),
+        json!({"op": "set_settings", "settings": settings}),
+    ] {
+        let r = s.post(
+            "/api/v1/changes",
+            &t,
+            json!({"base_revision": 0, "ops": [op]}),
+        );
+        assert_eq!((r.status, r.code()), (403, "forbidden"), "{}", r.text);
+    }
+    // Another admin may: make the manager a site admin, who then removes the first one.
+    settings["site_admins"] = json!([2, 3]);
+    let r = s.post(
+        "/api/v1/changes",
+        &t,
+        json!({"base_revision": 0, "ops": [{"op": "set_settings", "settings": settings}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    set_password(&s, &t, 3, "manager-pass");
+    let m = s.login("manager", "manager-pass");
+    settings["site_admins"] = json!([3]);
+    let r = s.post(
+        "/api/v1/changes",
+        &m,
+        json!({"base_revision": 1, "ops": [{"op": "set_settings", "settings": settings}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+}
