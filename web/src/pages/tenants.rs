@@ -231,7 +231,18 @@ pub fn VisibilityPreview() -> impl IntoView {
     }
 }
 
-/// The users × items picture, drawn on a canvas.
+/// The most rows (users) and columns (items) the picture draws; larger sites are sampled
+/// evenly, which is what a screen can show anyway.
+const MATRIX_ROWS: usize = 400;
+const MATRIX_COLS: usize = 800;
+
+/// Every `n`-th element so that at most `max` remain.
+fn sample<T: Copy>(all: &[T], max: usize) -> Vec<T> {
+    let step = all.len().div_ceil(max.max(1)).max(1);
+    all.iter().step_by(step).copied().collect()
+}
+
+/// The users × items picture, drawn on a canvas in one `putImageData`.
 #[component]
 fn Matrix() -> impl IntoView {
     let store = use_store();
@@ -239,60 +250,56 @@ fn Matrix() -> impl IntoView {
     let data = Memo::new(move |_| {
         store.with(|e| {
             let at = now();
-            let users: Vec<UserId> = e.users().iter().map(|u| u.id).collect();
-            let items: Vec<ContextId> = e
+            let all_users: Vec<UserId> = e.users().iter().map(|u| u.id).collect();
+            let all_items: Vec<ContextId> = e
                 .contexts()
                 .iter()
                 .filter(|c| matches!(c.level, ContextLevel::Course | ContextLevel::Program))
                 .map(|c| c.id)
                 .collect();
-            let cells: Vec<u8> = users
-                .iter()
-                .flat_map(|u| {
-                    let deleted = e.user(*u).is_some_and(|x| x.deleted);
-                    items
-                        .iter()
-                        .map(move |c| (deleted, *c, *u))
-                        .collect::<Vec<_>>()
-                })
-                .map(|(deleted, c, u)| {
-                    if deleted {
-                        2
-                    } else if e.visible(u, c, at).map(|v| v.visible).unwrap_or(false) {
-                        1
+            let (users, items) = (sample(&all_users, MATRIX_ROWS), sample(&all_items, MATRIX_COLS));
+            let mut rgba = Vec::with_capacity(users.len() * items.len() * 4);
+            for u in &users {
+                let deleted = e.user(*u).is_some_and(|x| x.deleted);
+                for c in &items {
+                    let colour: [u8; 4] = if deleted {
+                        [0xbd, 0xbd, 0xbd, 0xff]
+                    } else if e.visible(*u, *c, at).is_ok_and(|v| v.visible) {
+                        [0x2e, 0x7d, 0x32, 0xff]
                     } else {
-                        0
-                    }
-                })
-                .collect();
-            (users.len(), items.len(), cells)
+                        [0xc6, 0x28, 0x28, 0xff]
+                    };
+                    rgba.extend_from_slice(&colour);
+                }
+            }
+            (users.len(), items.len(), all_users.len(), all_items.len(), rgba)
         })
     });
     Effect::new(move |_| {
-        let (rows, cols, cells) = data.get();
-        let Some(c) = canvas.get() else { return };
-        let c: web_sys::HtmlCanvasElement = c;
-        c.set_width(cols.max(1) as u32);
-        c.set_height(rows.max(1) as u32);
-        let Some(ctx) = c
-            .get_context("2d")
-            .ok()
-            .flatten()
-            .and_then(|x| x.dyn_into::<web_sys::CanvasRenderingContext2d>().ok())
-        else {
-            return;
-        };
-        for (i, v) in cells.iter().enumerate() {
-            let (y, x) = (i / cols.max(1), i % cols.max(1));
-            ctx.set_fill_style_str(match v {
-                1 => "#2e7d32",
-                2 => "#bdbdbd",
-                _ => "#c62828",
-            });
-            ctx.fill_rect(x as f64, y as f64, 1.0, 1.0);
-        }
+        data.with(|(rows, cols, _, _, rgba)| {
+            let Some(c) = canvas.get() else { return };
+            let c: web_sys::HtmlCanvasElement = c;
+            c.set_width((*cols).max(1) as u32);
+            c.set_height((*rows).max(1) as u32);
+            let ctx = c
+                .get_context("2d")
+                .ok()
+                .flatten()
+                .and_then(|x| x.dyn_into::<web_sys::CanvasRenderingContext2d>().ok());
+            let image = web_sys::ImageData::new_with_u8_clamped_array_and_sh(
+                wasm_bindgen::Clamped(rgba.as_slice()),
+                (*cols).max(1) as u32,
+                (*rows).max(1) as u32,
+            );
+            if let (Some(ctx), Ok(image)) = (ctx, image) {
+                let _ = ctx.put_image_data(&image, 0.0, 0.0);
+            }
+        })
     });
     view! {
         <canvas node_ref=canvas id="vis-matrix" class="matrix" role="img" aria-label="Visibility of every course and program for every user"></canvas>
+        {move || data.with(|(rows, cols, users, items, _)| (rows < users || cols < items).then(|| view! {
+            <p class="muted" id="vis-sampled">{format!("{users} users × {items} items: every {}th user and every {}th item are drawn ({rows} × {cols}).", users.div_ceil(*rows.max(&1)), items.div_ceil(*cols.max(&1)))}</p>
+        }))}
     }
 }
