@@ -3,6 +3,7 @@
 // offline on a stale revision shows the conflict when the browser comes back online.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { serveServer, launch, newPage, shot } from './lib.mjs';
 
 let srv, browser;
@@ -94,4 +95,70 @@ test('an edit pushed from one browser reaches another; a stale offline edit show
   assert.deepEqual(b.page.errors.filter((e) => !/status of 409 \(Conflict\)|Failed to fetch|ERR_INTERNET_DISCONNECTED/.test(e)), []);
   await a.context.close();
   await b.context.close();
+});
+
+// TOTP (RFC 6238, SHA-1, 30 s, 6 digits) for the staff member's authenticator.
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0, value = 0;
+  const out = [];
+  for (const c of text.replace(/=+$/, '')) {
+    value = (value << 5) | alphabet.indexOf(c);
+    bits += 5;
+    if (bits >= 8) { out.push((value >>> (bits - 8)) & 255); bits -= 8; }
+  }
+  return Buffer.from(out);
+}
+function totp(secret) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
+  const h = createHmac('sha1', base32(secret)).update(counter).digest();
+  const o = h[19] & 15;
+  const n = (((h[o] & 127) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3]) % 1e6;
+  return String(n).padStart(6, '0');
+}
+async function api(method, path, token, body) {
+  const r = await fetch(srv.url + path.slice(1), {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.status, body: await r.json().catch(() => null) };
+}
+
+test('support access in the app: the pending request banner, allow with a scope and a duration, revoke', async () => {
+  const admin = (await api('POST', '/api/v1/sessions', null, { username: 'admin', password: 'e2e-admin-pass' })).body.token;
+  const made = await api('POST', '/api/v1/support/staff', admin, { username: 'vendor.e2e', password: 'staff-pass-1' });
+  assert.equal(made.status, 201);
+  const staff = await api('POST', '/api/v1/support/sessions', null, { username: 'vendor.e2e', password: 'staff-pass-1', totp: totp(made.body.totp_secret) });
+  assert.equal(staff.status, 201, JSON.stringify(staff.body));
+  const asked = await api('POST', '/api/v1/support/requests', staff.body.token, { reason: 'ticket 99: quiz grades', scope: { site: true, tenants: [1] } });
+  assert.equal(asked.status, 201, JSON.stringify(asked.body));
+  const a = await signedIn();
+  await go(a.page, '#/support');
+  await a.page.waitForSelector('#support-pending');
+  assert.match(await a.page.locator('#support-pending').innerText(), /1 support request/);
+  // Narrow the scope to the top-level site, two days.
+  await a.page.uncheck(`#allow-${asked.body.id}-tenant-1`);
+  await a.page.fill('#grant-days', '2');
+  await shot(a.page, 'support-pending');
+  await a.page.click('.allow-request');
+  await a.page.waitForSelector('#support-grants .dot.green');
+  // The app took in the site with the temporary support user.
+  await a.page.waitForSelector('#support-users .dot.green');
+  const grants = (await api('GET', '/api/v1/support/grants', admin)).body;
+  assert.deepEqual(grants[0].scope, { site: true, tenants: [] });
+  const days = (Date.parse(grants[0].expires_at) - Date.parse(grants[0].created_at)) / 86400000;
+  assert.equal(days, 2);
+  const me = (await api('GET', '/api/v1/sessions/current', staff.body.token)).body;
+  assert.equal(me.support.identifier, grants[0].identifier);
+  await a.page.click('#support-refresh');
+  await a.page.waitForSelector('#support-log li');
+  assert.match(await a.page.locator('#support-log').innerText(), new RegExp(grants[0].identifier));
+  await shot(a.page, 'support-granted');
+  await a.page.click('#support-grants button.danger');
+  await a.page.waitForSelector('#support-grants .dot.red');
+  assert.equal((await api('GET', '/api/v1/sessions/current', staff.body.token)).body.user, null);
+  assert.deepEqual(a.page.errors, []);
+  await a.context.close();
 });

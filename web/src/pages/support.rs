@@ -92,15 +92,9 @@ pub fn Support() -> impl IntoView {
     }
 }
 
-/// Support staff ask for access: a reason and the scope wanted.
-#[component]
-fn StaffRequest() -> impl IntoView {
-    let store = use_store();
-    let reason = RwSignal::new(String::new());
-    let site = RwSignal::new(true);
-    let tenants = RwSignal::new(Vec::<u32>::new());
-    let message = RwSignal::new(String::new());
-    let all_tenants = Memo::new(move |_| {
+/// The tenants of the site as the app holds it: `(id, name)`.
+fn tenant_list(store: crate::store::Store) -> Memo<Vec<(u32, String)>> {
+    Memo::new(move |_| {
         store.structure_rev.get();
         store.with_untracked(|e| {
             e.tenants()
@@ -115,7 +109,50 @@ fn StaffRequest() -> impl IntoView {
                 })
                 .collect::<Vec<_>>()
         })
-    });
+    })
+}
+
+/// Where support access reaches: the top-level site and/or tenants, as checkboxes.
+#[component]
+fn ScopePicker(
+    /// The top-level site is in the scope.
+    site: RwSignal<bool>,
+    /// The tenants in the scope.
+    tenants: RwSignal<Vec<u32>>,
+    /// A prefix for the controls' ids (unique on the page).
+    #[prop(into)]
+    prefix: String,
+) -> impl IntoView {
+    let store = use_store();
+    let all = tenant_list(store);
+    let site_id = format!("{prefix}-site");
+    view! {
+        <fieldset class="scope">
+            <legend>"Scope"</legend>
+            <label class="inline"><input type="checkbox" id=site_id prop:checked=move || site.get() on:change=move |ev| site.set(event_target_checked(&ev))/>"Top-level site"</label>
+            {move || all.get().into_iter().map(|(id, name)| {
+                let input = format!("{prefix}-tenant-{id}");
+                view! {
+                    <label class="inline"><input type="checkbox" id=input class="scope-tenant"
+                        prop:checked=move || tenants.with(|t| t.contains(&id))
+                        on:change=move |ev| {
+                            let on = event_target_checked(&ev);
+                            tenants.update(|t| { t.retain(|x| *x != id); if on { t.push(id); } });
+                        }/>{name}</label>
+                }
+            }).collect_view()}
+        </fieldset>
+    }
+}
+
+/// Support staff ask for access: a reason and the scope wanted.
+#[component]
+fn StaffRequest() -> impl IntoView {
+    let store = use_store();
+    let reason = RwSignal::new(String::new());
+    let site = RwSignal::new(true);
+    let tenants = RwSignal::new(Vec::<u32>::new());
+    let message = RwSignal::new(String::new());
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let body = NewSupportRequest {
@@ -149,20 +186,64 @@ fn StaffRequest() -> impl IntoView {
         <form class="form" id="support-request-form" on:submit=submit>
             <label for="support-reason">"Reason"</label>
             <textarea id="support-reason" required maxlength="2000" prop:value=move || reason.get() on:input=move |ev| reason.set(event_target_value(&ev))></textarea>
-            <fieldset>
-                <legend>"Scope"</legend>
-                <label class="inline"><input type="checkbox" id="support-scope-site" prop:checked=move || site.get() on:change=move |ev| site.set(event_target_checked(&ev))/>"Top-level site"</label>
-                {move || all_tenants.get().into_iter().map(|(id, name)| view! {
-                    <label class="inline"><input type="checkbox" class="support-scope-tenant" value=id.to_string()
-                        on:change=move |ev| {
-                            let on = event_target_checked(&ev);
-                            tenants.update(|t| { t.retain(|x| *x != id); if on { t.push(id); } });
-                        }/>{name}</label>
-                }).collect_view()}
-            </fieldset>
+            <ScopePicker site=site tenants=tenants prefix="support-scope"/>
             <div class="form-actions"><button type="submit" class="primary">"Ask"</button></div>
         </form>
         <p role="status" id="support-request-message">{move || message.get()}</p>
+    }
+}
+
+/// One pending request: who asks, why, for what; the admin may narrow or widen the scope
+/// before allowing it.
+#[component]
+fn PendingRequest(
+    /// The request.
+    request: SupportRequest,
+    /// The duration field (days).
+    days: RwSignal<String>,
+    /// The role field (empty: the default manager role).
+    role: RwSignal<String>,
+    /// Posts to a path and reports.
+    act: impl Fn(String, serde_json::Value, &'static str) + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let store = use_store();
+    let all = tenant_list(store);
+    let site = RwSignal::new(request.scope.site);
+    let tenants = RwSignal::new(request.scope.tenants.clone());
+    let id = request.id;
+    let asked = move || {
+        let names = all.get();
+        let mut parts: Vec<String> = Vec::new();
+        if request.scope.site {
+            parts.push("top-level site".into());
+        }
+        parts.extend(request.scope.tenants.iter().map(|t| {
+            names
+                .iter()
+                .find(|x| x.0 == *t)
+                .map(|x| x.1.clone())
+                .unwrap_or_else(|| format!("tenant {t}"))
+        }));
+        parts.join(", ")
+    };
+    view! {
+        <li class="request" data-request=id.to_string()>
+            <p><strong>{request.staff_username.clone()}</strong> " asks for " {asked} ": " {request.reason.clone()}
+               " (" {request.created_at.to_string()} ")"</p>
+            <ScopePicker site=site tenants=tenants prefix=format!("allow-{id}")/>
+            <button class="allow-request primary" on:click=move |_| {
+                let d: u32 = days.get_untracked().trim().parse().unwrap_or(1);
+                let role: Option<u32> = role.get_untracked().parse().ok();
+                let body = AllowRequest {
+                    scope: Some(SupportScope { site: site.get_untracked(), tenants: tenants.get_untracked() }),
+                    duration_days: Some(d),
+                    role,
+                };
+                act(paths::with_id(paths::SUPPORT_ALLOW, id), serde_json::to_value(body).unwrap_or_default(), "allowed: the temporary support user is active");
+            }>"Allow"</button>
+            " "
+            <button class="danger deny-request" on:click=move |_| act(paths::with_id(paths::SUPPORT_DENY, id), serde_json::to_value(DenyRequest::default()).unwrap_or_default(), "denied")>"Deny"</button>
+        </li>
     }
 }
 
@@ -188,6 +269,7 @@ fn scope_text(s: &SupportScope, tenant_name: &dyn Fn(u32) -> String) -> String {
 fn ServerSupport() -> impl IntoView {
     let store = use_store();
     let token = move || store.session.get_untracked().map(|s| s.token);
+    let sync = crate::sync::use_sync();
     let requests = RwSignal::new(Loaded::<SupportRequest>::Ok(Vec::new()));
     let grants = RwSignal::new(Loaded::<SupportGrant>::Ok(Vec::new()));
     let log = RwSignal::new(Loaded::<AuditEntry>::Ok(Vec::new()));
@@ -225,6 +307,11 @@ fn ServerSupport() -> impl IntoView {
         leptos::task::spawn_local(async move {
             let a = request("POST", &path, token().as_deref(), Some(&body)).await;
             message.set(if a.ok() { what.to_string() } else { a.error() });
+            if a.ok() {
+                // Grants and revokes change the site (the temporary user): take it in,
+                // replaying any local edits on top.
+                crate::sync::pull(store, sync, false).await;
+            }
             tick.update(|t| *t += 1);
         });
     };
@@ -248,6 +335,7 @@ fn ServerSupport() -> impl IntoView {
     });
     view! {
         <p role="status" id="support-message">{move || message.get()}</p>
+        <button id="support-refresh" on:click=move |_| tick.update(|t| *t += 1)>"Refresh from the server"</button>
         <h2>"Pending requests"</h2>
         {move || match requests.get() {
             Err(m) => view! { <p class="muted">{m}</p> }.into_any(),
@@ -264,22 +352,7 @@ fn ServerSupport() -> impl IntoView {
                     </select>
                 </div>
                 <ul class="requests">
-                    {list.into_iter().map(|r| {
-                        let id = r.id;
-                        view! {
-                            <li>
-                                <strong>{r.staff_username.clone()}</strong> " asks for " {scope_text(&r.scope, &tenant_name)} ": " {r.reason.clone()}
-                                " (" {r.created_at.to_string()} ") "
-                                <button class="allow-request" on:click=move |_| {
-                                    let d: u32 = days.get_untracked().trim().parse().unwrap_or(1);
-                                    let role: Option<u32> = role.get_untracked().parse().ok();
-                                    let body = AllowRequest { scope: None, duration_days: Some(d), role };
-                                    act(paths::with_id(paths::SUPPORT_ALLOW, id), serde_json::to_value(body).unwrap_or_default(), "allowed: the temporary support user is active");
-                                }>"Allow"</button>
-                                <button class="danger" on:click=move |_| act(paths::with_id(paths::SUPPORT_DENY, id), serde_json::to_value(DenyRequest::default()).unwrap_or_default(), "denied")>"Deny"</button>
-                            </li>
-                        }
-                    }).collect_view()}
+                    {list.into_iter().map(|r| view! { <PendingRequest request=r days=days role=role act=act/> }).collect_view()}
                 </ul>
             }.into_any(),
         }}

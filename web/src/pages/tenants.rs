@@ -257,7 +257,10 @@ fn Matrix() -> impl IntoView {
                 .filter(|c| matches!(c.level, ContextLevel::Course | ContextLevel::Program))
                 .map(|c| c.id)
                 .collect();
-            let (users, items) = (sample(&all_users, MATRIX_ROWS), sample(&all_items, MATRIX_COLS));
+            let (users, items) = (
+                sample(&all_users, MATRIX_ROWS),
+                sample(&all_items, MATRIX_COLS),
+            );
             let mut rgba = Vec::with_capacity(users.len() * items.len() * 4);
             for u in &users {
                 let deleted = e.user(*u).is_some_and(|x| x.deleted);
@@ -272,7 +275,13 @@ fn Matrix() -> impl IntoView {
                     rgba.extend_from_slice(&colour);
                 }
             }
-            (users.len(), items.len(), all_users.len(), all_items.len(), rgba)
+            (
+                users.len(),
+                items.len(),
+                all_users.len(),
+                all_items.len(),
+                rgba,
+            )
         })
     });
     Effect::new(move |_| {
