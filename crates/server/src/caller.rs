@@ -4,7 +4,7 @@
 
 use crate::audit::Record;
 use crate::error::ApiError;
-use crate::reach::{View, holds, reach_of};
+use crate::reach::{View, holds, may_sign_in, reach_of};
 use crate::state::{AppState, Author, Published};
 use crate::store::{self, Holder};
 use axum::extract::FromRequestParts;
@@ -176,14 +176,7 @@ impl FromRequestParts<AppState> for Caller {
         match token.holder {
             Holder::User(u) => {
                 let u = UserId(u);
-                let usable = e.user(u).is_some_and(|x| {
-                    !x.deleted
-                        && !x.suspended
-                        && !x.tenant.is_some_and(|t| {
-                            e.tenants().iter().any(|tt| tt.id == t && tt.suspended)
-                        })
-                });
-                if !usable {
+                if !may_sign_in(e, u) {
                     return Err(unauthenticated());
                 }
                 caller.user = Some(u);

@@ -31,6 +31,18 @@ pub fn holds(e: &Engine, user: UserId, cap: &str, at: Timestamp) -> bool {
     holds_at(e, user, cap, e.system_context(), at)
 }
 
+/// Whether a site user may sign in: it exists, is neither deleted nor suspended, and its
+/// tenant is not suspended.
+pub fn may_sign_in(e: &Engine, user: UserId) -> bool {
+    e.user(user).is_some_and(|x| {
+        !x.deleted
+            && !x.suspended
+            && !x
+                .tenant
+                .is_some_and(|t| e.tenants().iter().any(|tt| tt.id == t && tt.suspended))
+    })
+}
+
 /// The single tenant a support user's active grants reach, if they reach exactly one.
 fn support_tenant(e: &Engine, user: UserId, at: Timestamp) -> Option<TenantId> {
     let mut scope: Vec<Option<TenantId>> = e

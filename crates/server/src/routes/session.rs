@@ -4,14 +4,14 @@ use crate::audit::Record;
 use crate::auth::{self, SESSION_SECONDS};
 use crate::caller::Caller;
 use crate::error::{ApiError, Body};
-use crate::reach::reach_of;
+use crate::reach::{may_sign_in, reach_of};
 use crate::state::{AppState, Token};
 use crate::store::{self, Holder};
 use crate::totp;
 use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
-use capstan_api::{ErrorBody, Login, Me, PrincipalKind, Reach, SessionCreated, StaffLogin, codes};
+use capstan_api::{ErrorBody, Login, Me, Reach, SessionCreated, StaffLogin, codes};
 use capstan_core::{Timestamp, UserId};
 use rusqlite::{OptionalExtension, params};
 use serde_json::json;
@@ -38,11 +38,136 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
     }
 }
 
-fn limited() -> ApiError {
-    ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        codes::RATE_LIMITED,
-        "too many failed sign-ins: wait a few minutes",
+/// One sign-in attempt, throttled per account and per address.
+struct Attempt<'a> {
+    st: &'a AppState,
+    keys: [String; 2],
+    now: Timestamp,
+}
+
+impl<'a> Attempt<'a> {
+    /// Starts an attempt, or refuses it (429) while the account or address is over the limit.
+    fn start(st: &'a AppState, account: String, peer: &str) -> Result<Self, ApiError> {
+        let attempt = Attempt {
+            st,
+            keys: [account, format!("addr:{peer}")],
+            now: st.now(),
+        };
+        if st
+            .limiter()?
+            .blocked(&attempt.keys, attempt.now.unix_seconds())
+        {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                codes::RATE_LIMITED,
+                "too many failed sign-ins: wait a few minutes",
+            ));
+        }
+        Ok(attempt)
+    }
+
+    /// Counts a failure, logs it, and gives the 401 to answer.
+    fn refuse(
+        &self,
+        action: &'static str,
+        username: &str,
+        code: &'static str,
+        message: &str,
+    ) -> ApiError {
+        let logged = self
+            .st
+            .limiter()
+            .map(|mut l| l.fail(&self.keys, self.now.unix_seconds()))
+            .and_then(|()| {
+                self.st.audit(&Record::new(
+                    self.now,
+                    None,
+                    action,
+                    json!({"username": username, "reason": code}),
+                ))
+            });
+        match logged {
+            Ok(()) => ApiError::unauthorized(code, message),
+            Err(e) => e,
+        }
+    }
+}
+
+/// Whether `password` matches `hash`; with no account, verifies against a dummy hash so that
+/// an unknown name takes as long as a wrong password.
+fn verify_or_dummy(password: &str, hash: Option<&str>) -> bool {
+    match hash {
+        Some(h) => auth::verify_password(password, h),
+        None => {
+            let _ = auth::verify_password(password, auth::dummy_hash());
+            false
+        }
+    }
+}
+
+/// A new session token.
+struct NewToken {
+    /// The secret, given to the client once.
+    token: String,
+    /// Its stored form.
+    hash: String,
+    /// Its expiry (unix seconds).
+    expires: i64,
+}
+
+fn new_token(now: Timestamp) -> Result<NewToken, ApiError> {
+    let token = auth::random_hex(32).map_err(ApiError::internal)?;
+    let hash = auth::token_hash(&token);
+    Ok(NewToken {
+        token,
+        hash,
+        expires: now.unix_seconds() + SESSION_SECONDS,
+    })
+}
+
+/// The answer to a sign-in: the token and who it belongs to, as `GET /sessions/current` says.
+fn created(
+    st: &AppState,
+    NewToken {
+        token,
+        hash,
+        expires,
+    }: NewToken,
+    holder: Holder,
+    staff: Option<capstan_api::StaffAccount>,
+    grant: Option<capstan_api::SupportGrant>,
+    user: Option<UserId>,
+) -> (StatusCode, Json<SessionCreated>) {
+    st.add_token(
+        hash.clone(),
+        Token {
+            holder,
+            expires_at: Some(expires),
+        },
+    );
+    let site = st.site();
+    let now = st.now();
+    let reach = user
+        .map(|u| reach_of(&site.engine, u, now))
+        .unwrap_or(Reach::Own);
+    let me = Caller {
+        holder,
+        user,
+        staff,
+        grant,
+        site,
+        now,
+        reach,
+        token_hash: hash,
+    }
+    .me();
+    (
+        StatusCode::CREATED,
+        Json(SessionCreated {
+            token,
+            expires_at: Timestamp::from_unix_seconds(expires),
+            me,
+        }),
     )
 }
 
@@ -61,12 +186,7 @@ pub async fn login(
     Peer(peer): Peer,
     Body(req): Body<Login>,
 ) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
-    let now = st.now();
-    let now_s = now.unix_seconds();
-    let keys = [format!("user:{}", req.username), format!("addr:{peer}")];
-    if st.limiter()?.blocked(&keys, now_s) {
-        return Err(limited());
-    }
+    let attempt = Attempt::start(&st, format!("user:{}", req.username), &peer)?;
     let cred: Option<(u32, String)> = st
         .db()?
         .query_row(
@@ -75,82 +195,42 @@ pub async fn login(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    // Verify against a dummy hash for unknown names: the answer takes as long either way.
     let ok = verify_or_dummy(&req.password, cred.as_ref().map(|c| c.1.as_str()));
     let site = st.site();
-    let e = &site.engine;
-    let user = cred.filter(|_| ok).map(|c| UserId(c.0)).filter(|u| {
-        e.user(*u).is_some_and(|x| {
-            !x.deleted
-                && !x.suspended
-                && !x
-                    .tenant
-                    .is_some_and(|t| e.tenants().iter().any(|tt| tt.id == t && tt.suspended))
-        })
-    });
+    let user = cred
+        .filter(|_| ok)
+        .map(|c| UserId(c.0))
+        .filter(|u| may_sign_in(&site.engine, *u));
     let Some(user) = user else {
-        st.limiter()?.fail(&keys, now_s);
-        st.audit(&Record::new(
-            now,
-            None,
+        return Err(attempt.refuse(
             "login_failed",
-            json!({"username": req.username}),
-        ))?;
-        return Err(ApiError::unauthorized(
+            &req.username,
             codes::BAD_CREDENTIALS,
             "wrong username or password",
         ));
     };
-    let token = auth::random_hex(32).map_err(ApiError::internal)?;
-    let hash = auth::token_hash(&token);
-    let expires = now_s + SESSION_SECONDS;
+    let t = new_token(attempt.now)?;
     {
         let db = st.db()?;
-        db.execute(
+        let tx = db.unchecked_transaction()?;
+        tx.execute(
             "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
-            params![hash, user.0, expires],
+            params![t.hash, user.0, t.expires],
         )?;
-        let mut r = Record::new(now, Some(user), "login", json!({}));
+        let mut r = Record::new(attempt.now, Some(user), "login", json!({}));
         r.tenants
-            .extend(e.user(user).and_then(|u| u.tenant).map(|t| t.0));
-        crate::audit::append(&db, &r)?;
+            .extend(site.engine.user(user).and_then(|u| u.tenant).map(|t| t.0));
+        crate::audit::append(&tx, &r)?;
+        tx.commit()?;
     }
-    st.add_token(
-        hash.clone(),
-        Token {
-            holder: Holder::User(user.0),
-            expires_at: Some(expires),
-        },
-    );
-    let u = e.user(user);
-    let me = Me {
-        kind: PrincipalKind::User,
-        user: Some(user.0),
-        username: u.map(|u| u.username.clone()).unwrap_or_default(),
-        fullname: u.and_then(|u| u.fullname.clone()),
-        site_admin: e.is_site_admin(user),
-        tenant: u.and_then(|u| u.tenant).map(|t| t.0),
-        reach: reach_of(e, user, now),
-        support: None,
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(SessionCreated {
-            token,
-            expires_at: Timestamp::from_unix_seconds(expires),
-            me,
-        }),
+    Ok(created(
+        &st,
+        t,
+        Holder::User(user.0),
+        None,
+        None,
+        Some(user),
     ))
-}
-
-fn verify_or_dummy(password: &str, hash: Option<&str>) -> bool {
-    match hash {
-        Some(h) => auth::verify_password(password, h),
-        None => {
-            let _ = auth::verify_password(password, auth::dummy_hash());
-            false
-        }
-    }
 }
 
 /// Support staff sign in: password and, every time, a TOTP code.
@@ -169,48 +249,38 @@ pub async fn staff_login(
     Peer(peer): Peer,
     Body(req): Body<StaffLogin>,
 ) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
-    let now = st.now();
-    let now_s = now.unix_seconds();
     if !st.site().engine.settings().support_access {
         return Err(
             ApiError::forbidden("support access is turned off on this site")
                 .with_code(codes::SUPPORT_DISABLED),
         );
     }
-    let keys = [format!("staff:{}", req.username), format!("addr:{peer}")];
-    if st.limiter()?.blocked(&keys, now_s) {
-        return Err(limited());
-    }
+    let attempt = Attempt::start(&st, format!("staff:{}", req.username), &peer)?;
+    let now = attempt.now;
     let staff = store::staff_by_name(&*st.db()?, &req.username)?;
     let password_ok = verify_or_dummy(
         &req.password,
         staff.as_ref().map(|s| s.password_hash.as_str()),
     );
-    let fail = |code: &'static str,
-                message: &str|
-     -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
-        st.limiter()?.fail(&keys, now_s);
-        st.audit(&Record::new(
-            now,
-            None,
-            "staff_login_failed",
-            json!({"username": req.username, "reason": code}),
-        ))?;
-        Err(ApiError::unauthorized(code, message))
-    };
     let Some(staff) = staff.filter(|_| password_ok) else {
-        return fail(codes::BAD_CREDENTIALS, "wrong username or password");
+        return Err(attempt.refuse(
+            "staff_login_failed",
+            &req.username,
+            codes::BAD_CREDENTIALS,
+            "wrong username or password",
+        ));
     };
     let secret = totp::base32_decode(&staff.totp_secret).unwrap_or_default();
-    let Some(step) = totp::verify(&secret, &req.totp, now_s, staff.totp_last_step) else {
-        return fail(
+    let Some(step) = totp::verify(&secret, &req.totp, now.unix_seconds(), staff.totp_last_step)
+    else {
+        return Err(attempt.refuse(
+            "staff_login_failed",
+            &req.username,
             codes::BAD_SECOND_FACTOR,
             "the code is wrong, expired or already used",
-        );
+        ));
     };
-    let token = auth::random_hex(32).map_err(ApiError::internal)?;
-    let hash = auth::token_hash(&token);
-    let expires = now_s + SESSION_SECONDS;
+    let t = new_token(now)?;
     let grant = {
         let db = st.db()?;
         let tx = db.unchecked_transaction()?;
@@ -220,7 +290,7 @@ pub async fn staff_login(
         )?;
         tx.execute(
             "INSERT INTO staff_sessions (token_hash, staff_id, expires_at) VALUES (?1, ?2, ?3)",
-            params![hash, staff.account.id, expires],
+            params![t.hash, staff.account.id, t.expires],
         )?;
         let grant = store::active_grant(&tx, staff.account.id, now)?;
         let mut r = Record::new(
@@ -235,36 +305,9 @@ pub async fn staff_login(
         tx.commit()?;
         grant
     };
-    st.add_token(
-        hash,
-        Token {
-            holder: Holder::Staff(staff.account.id),
-            expires_at: Some(expires),
-        },
-    );
-    let site = st.site();
-    let me = Caller {
-        holder: Holder::Staff(staff.account.id),
-        user: grant.as_ref().map(|g| UserId(g.user)),
-        reach: grant
-            .as_ref()
-            .map(|g| reach_of(&site.engine, UserId(g.user), now))
-            .unwrap_or(Reach::Own),
-        staff: Some(staff.account),
-        grant,
-        site: site.clone(),
-        now,
-        token_hash: String::new(),
-    }
-    .me();
-    Ok((
-        StatusCode::CREATED,
-        Json(SessionCreated {
-            token,
-            expires_at: Timestamp::from_unix_seconds(expires),
-            me,
-        }),
-    ))
+    let user = grant.as_ref().map(|g| UserId(g.user));
+    let holder = Holder::Staff(staff.account.id);
+    Ok(created(&st, t, holder, Some(staff.account), grant, user))
 }
 
 /// Who the caller is.
