@@ -55,15 +55,21 @@ impl Published {
         }
     }
 
-    /// The JSON snapshot for a reach (`None` for a caller that may read no site).
-    pub fn json_for(&self, view: &View<'_>) -> Option<Arc<str>> {
-        match view.reach {
+    /// The JSON snapshot for a reach (`None` for a caller that may read no site). A tenant's
+    /// cut is the same for every reader of that tenant, so it is made once per revision.
+    pub fn json_for(&self, reach: Reach) -> Option<Arc<str>> {
+        match reach {
             Reach::Site => Some(
                 self.full_json
                     .get_or_init(|| Arc::from(self.engine.to_json()))
                     .clone(),
             ),
             Reach::Tenant { tenant } => {
+                let view = View {
+                    engine: &self.engine,
+                    reach,
+                    me: None,
+                };
                 let mut cache = self.slices.lock().ok()?;
                 let text = cache
                     .entry(tenant)

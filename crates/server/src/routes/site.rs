@@ -66,7 +66,7 @@ pub async fn get_site(caller: Caller, headers: HeaderMap) -> Result<Response, Ap
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
     let json = site
-        .json_for(&caller.view())
+        .json_for(caller.reach)
         .ok_or_else(|| ApiError::internal("no snapshot for the reach"))?;
     h.insert(
         header::CONTENT_TYPE,

@@ -493,3 +493,52 @@ fn nobody_locks_themselves_out() {
     );
     assert_eq!(r.status, 200, "{}", r.text);
 }
+
+#[test]
+fn a_tenant_administrator_reads_a_valid_cut_of_its_tenant() {
+    let s = Server::start("slice", Some(tenants_fixture()));
+    let admin = s.login("admin", "admin-pass-1");
+    set_password(&s, &admin, 10, "tdm1-pass-1");
+    let t = s.login("tdm1", "tdm1-pass-1");
+    let me = s.get("/api/v1/sessions/current", &t);
+    assert_eq!(me.body["reach"], json!({"kind": "tenant", "tenant": 1}));
+    let r = s.get("/api/v1/site", &t);
+    assert_eq!(r.header("etag"), Some("\"0-t1\""));
+    let cut = capstan_core::Engine::from_json(&r.text).expect("the cut loads");
+    let mut users: Vec<u32> = cut.users().iter().map(|u| u.id.0).collect();
+    users.sort_unstable();
+    assert_eq!(
+        users,
+        vec![10, 12, 13],
+        "members and participants of tenant 1"
+    );
+    let mut contexts: Vec<u32> = cut.contexts().iter().map(|c| c.id.0).collect();
+    contexts.sort_unstable();
+    assert_eq!(
+        contexts,
+        vec![1, 2, 3, 10, 20],
+        "the system context and tenant 1's"
+    );
+    assert_eq!(cut.tenants().len(), 1);
+    // Its questions answer the same inside the tenant as on the whole site.
+    let whole = capstan_core::Engine::from_json(&s.get("/api/v1/site", &admin).text).unwrap();
+    let at = capstan_core::Timestamp::from_unix_seconds(s.now_s());
+    for u in [10, 12, 13] {
+        for cap in [
+            "moodle/course:view",
+            "moodle/course:update",
+            "moodle/role:assign",
+        ] {
+            let ask = |e: &capstan_core::Engine| {
+                e.has_capability(
+                    capstan_core::UserId(u),
+                    cap,
+                    capstan_core::ContextId(10),
+                    capstan_core::CheckOptions::at(at),
+                )
+                .unwrap()
+            };
+            assert_eq!(ask(&cut), ask(&whole), "user {u} {cap}");
+        }
+    }
+}
