@@ -57,6 +57,13 @@ pub(crate) fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
+/// Where cargo puts what it builds (`CARGO_TARGET_DIR`, else `target/` of the checkout).
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
+}
+
 /// The shared corpus sits beside the checkout (`../shared`); `CAPSTAN_SHARED` overrides it.
 pub(crate) fn shared() -> PathBuf {
     std::env::var_os("CAPSTAN_SHARED")

@@ -1,7 +1,7 @@
 //! The live server checked from outside: schemathesis (from PyPI) fuzzing every operation of
 //! the OpenAPI document, and wrk (from Debian) measuring the check endpoint and `GET /site`.
 
-use crate::{cargo, output, root, run};
+use crate::{cargo, output, root, run, target_dir};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -156,7 +156,7 @@ fn fixture() -> PathBuf {
 /// outside the document fails the run.
 pub fn schemathesis() -> Result<(), String> {
     ensure_schemathesis()?;
-    let dir = root().join("target/schemathesis");
+    let dir = target_dir().join("schemathesis");
     let live = start("dev", &dir, Some(&fixture()))?;
     let token = admin_token(&live, "admin")?;
     let max_time = std::env::var("CAPSTAN_SCHEMATHESIS_SECONDS").unwrap_or_else(|_| "90".into());
@@ -240,8 +240,8 @@ fn check_script(site: &serde_json::Value, token: &str) -> String {
 /// the check endpoint (requests/s, latency percentiles) and `GET /site` answered 304 by ETag.
 pub fn bench() -> Result<(), String> {
     ensure_wrk()?;
-    let dir = root().join("target/bench-server");
-    let site_file = root().join("target/bench-site.json");
+    let dir = target_dir().join("bench-server");
+    let site_file = target_dir().join("bench-site.json");
     if !site_file.exists() {
         run(
             "capstan generate (the large site)",

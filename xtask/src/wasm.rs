@@ -119,7 +119,7 @@ pub fn build() -> Result<PathBuf, String> {
             "capstan-wasm",
         ]),
     )?;
-    let input = root().join("target/wasm32-unknown-unknown/wasm/capstan_wasm.wasm");
+    let input = crate::target_dir().join("wasm32-unknown-unknown/wasm/capstan_wasm.wasm");
     let version = env!("CARGO_PKG_VERSION");
     let pkg_src = js_dir().join("pkg");
     let readme = root().join("crates/wasm/README.md");
