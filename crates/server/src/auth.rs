@@ -41,6 +41,17 @@ pub fn hash_password(password: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Hashes a new password after checking its length (400 `weak_password` when too short).
+pub fn new_password_hash(password: &str) -> Result<String, crate::error::ApiError> {
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(crate::error::ApiError::bad(
+            capstan_api::codes::WEAK_PASSWORD,
+            format!("a password needs at least {MIN_PASSWORD} characters"),
+        ));
+    }
+    hash_password(password).map_err(crate::error::ApiError::internal)
+}
+
 /// Whether `password` matches `hash`.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| {

@@ -1,6 +1,6 @@
 //! Passwords and service keys.
 
-use crate::auth::{self, MIN_PASSWORD};
+use crate::auth;
 use crate::caller::Caller;
 use crate::error::{ApiError, Body, Id, ensure};
 use crate::reach::SITE_CONFIG;
@@ -47,13 +47,7 @@ pub async fn set_password(
         .filter(|u| caller.view().user(u.id) && !u.deleted)
         .cloned()
         .ok_or_else(|| ApiError::not_found(codes::UNKNOWN_USER, format!("unknown user `{id}`")))?;
-    if req.password.chars().count() < MIN_PASSWORD {
-        return Err(ApiError::bad(
-            codes::WEAK_PASSWORD,
-            format!("a password needs at least {MIN_PASSWORD} characters"),
-        ));
-    }
-    let hash = auth::hash_password(&req.password).map_err(ApiError::internal)?;
+    let hash = auth::new_password_hash(&req.password)?;
     {
         let db = st.db()?;
         let tx = db.unchecked_transaction()?;

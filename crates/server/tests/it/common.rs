@@ -61,7 +61,9 @@ impl Client {
     pub fn new(base: String) -> Client {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .max_idle_connections(16)
+            // A fresh connection per request: the server may close a kept-alive one after an
+            // answer given before the body was read (a refusal), and a reused one would fail.
+            .max_idle_connections(0)
             .build()
             .into();
         Client { base, agent }
