@@ -313,3 +313,34 @@ fn structural_edits_recompile() {
     );
     assert!(e.site().assignments.is_empty());
 }
+
+#[test]
+fn every_op_names_itself_as_its_json_tag() {
+    let texts = [
+        r#"{"op": "set_permission", "role": 1, "context": 1, "capability": "a/b:c", "permission": null}"#,
+        r#"{"op": "assign", "user": 1, "role": 1, "context": 1}"#,
+        r#"{"op": "unassign", "user": 1, "role": 1, "context": 1}"#,
+        r#"{"op": "add_switch", "user": 1, "context": 1, "role": 1}"#,
+        r#"{"op": "remove_switch", "user": 1, "context": 1}"#,
+        r#"{"op": "put_role", "role": {"id": 1, "shortname": "r"}}"#,
+        r#"{"op": "delete_role", "role": 1}"#,
+        r#"{"op": "put_context", "context": {"id": 2, "level": "coursecat", "parent": 1}}"#,
+        r#"{"op": "delete_context", "context": 2}"#,
+        r#"{"op": "put_user", "user": {"id": 1, "username": "u"}}"#,
+        r#"{"op": "delete_user", "user": 1}"#,
+        r#"{"op": "put_tenant", "tenant": {"id": 1, "context": 2, "category": 3}}"#,
+        r#"{"op": "delete_tenant", "tenant": 1}"#,
+        r#"{"op": "put_capability", "capability": {"name": "a/b:c", "captype": "read", "contextlevel": "course"}}"#,
+        r#"{"op": "set_settings", "settings": {}}"#,
+        r#"{"op": "add_program_course", "item": {"program": 2, "course": 3}}"#,
+        r#"{"op": "remove_program_course", "item": {"program": 2, "course": 3}}"#,
+    ];
+    for text in texts {
+        let op: EditOp = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let tag = serde_json::to_value(&op).unwrap()["op"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(op.name(), tag, "{text}");
+    }
+}
