@@ -11,9 +11,7 @@
 use capstan_api::Reach;
 use capstan_core::queries::caps;
 use capstan_core::snapshot::SnapshotDoc;
-use capstan_core::{
-    CheckOptions, ContextId, ContextLevel, EditOp, Engine, Source, TenantId, Timestamp, UserId,
-};
+use capstan_core::{CheckOptions, ContextId, EditOp, Engine, Source, TenantId, Timestamp, UserId};
 
 /// Configure the site (structure, users, passwords, the audit log).
 pub const SITE_CONFIG: &str = "moodle/site:config";
@@ -229,10 +227,4 @@ pub fn op_tenants(e: &Engine, op: &EditOp) -> Vec<u32> {
         _ => {}
     }
     out
-}
-
-/// Whether a context is a course or a program (the items of visibility questions).
-pub fn is_item(e: &Engine, c: ContextId) -> bool {
-    e.context(c)
-        .is_some_and(|x| matches!(x.level, ContextLevel::Course | ContextLevel::Program))
 }

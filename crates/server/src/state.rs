@@ -8,7 +8,6 @@ use crate::error::ApiError;
 use crate::reach::{View, op_tenants};
 use crate::store::{self, Holder};
 use capstan_api::{ErrorDetails, IssueItem, Reach, codes};
-use capstan_core::snapshot::SnapshotDoc;
 use capstan_core::{EditError, EditOp, Engine, Timestamp, UserId};
 use rusqlite::{Connection, Transaction, params};
 use serde_json::{Value, json};
@@ -535,10 +534,5 @@ impl AppState {
             },
             secret,
         ))
-    }
-
-    /// The snapshot the server would give a whole-site reader, as a document.
-    pub fn snapshot(&self) -> SnapshotDoc {
-        SnapshotDoc::from(&self.site().engine.site())
     }
 }
