@@ -88,7 +88,7 @@ export async function serveServer() {
   const dir = mkdtempSync(join(tmpdir(), 'capstan-e2e-'));
   const port = await freePort();
   const bin = join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'debug', 'capstan-server');
-  const child = spawn(bin, ['--db', join(dir, 'capstan.db'), '--listen', `127.0.0.1:${port}`, '--dist', join(root, 'dist')],
+  const child = spawn(bin, ['--db', join(dir, 'capstan.db'), '--create', '--listen', `127.0.0.1:${port}`, '--dist', join(root, 'dist')],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CAPSTAN_ADMIN_PASSWORD: 'e2e-admin-pass' } });
   const url = `http://127.0.0.1:${port}/`;
   await waitFor(url + 'api/v1/openapi.json');

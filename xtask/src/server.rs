@@ -91,6 +91,7 @@ pub fn start(profile: &str, dir: &Path, seed: Option<&Path>) -> Result<Live, Str
     cmd.args([
         "--db",
         "capstan.db",
+        "--create",
         "--listen",
         &addr,
         "--dist",

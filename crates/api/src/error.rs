@@ -69,6 +69,18 @@ pub mod codes {
     pub const BAD_SUPPORT_GRANT: &str = "bad_support_grant";
     /// A username that is taken.
     pub const DUPLICATE_USERNAME: &str = "duplicate_username";
+    /// The edit would leave the site without an active site administrator.
+    pub const LAST_ADMIN: &str = "last_admin";
+    /// A user id that belonged to a deleted user: ids are never reused.
+    pub const RETIRED_USER_ID: &str = "retired_user_id";
+    /// A batch with more edits than the server takes at once.
+    pub const BATCH_TOO_LARGE: &str = "batch_too_large";
+    /// A name, text or password longer than the server accepts.
+    pub const TOO_LONG: &str = "too_long";
+    /// The database file is gone or was replaced: the server accepts no more writes.
+    pub const STORE_UNAVAILABLE: &str = "store_unavailable";
+    /// The request took longer than the server allows (a slow client or a huge request).
+    pub const TIMEOUT: &str = "timeout";
     /// Something failed inside the server; nothing more is said.
     pub const INTERNAL: &str = "internal";
 }

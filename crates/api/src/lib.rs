@@ -23,7 +23,7 @@ pub mod session;
 pub mod support;
 pub mod sync;
 
-pub use admin::{ApiKey, ApiKeyCreated, NewApiKey, SetPassword};
+pub use admin::{ApiKey, ApiKeyCreated, KeyStatus, NewApiKey, SetPassword};
 pub use audit::{AuditEntry, AuditPage, AuditQuery, ChainReport};
 pub use error::{ErrorBody, ErrorDetails, codes};
 pub use questions::*;
@@ -31,5 +31,6 @@ pub use session::{Login, Me, PrincipalKind, Reach, SessionCreated, StaffLogin, S
 pub use support::{
     AllowRequest, DenyRequest, GrantStatus, NewStaff, NewSupportRequest, RequestStatus,
     RequestsQuery, StaffAccount, StaffCreated, SupportGrant, SupportRequest, SupportScope,
+    TotpReset,
 };
 pub use sync::{Accepted, Change, ChangeBatch, ChangeList, Conflict, SinceQuery};

@@ -42,10 +42,16 @@ pub const PRESETS: &str = "/api/v1/presets";
 pub const USER_PASSWORD: &str = "/api/v1/users/{id}/password";
 /// Service keys for backends that ask questions (`GET`, `POST`).
 pub const API_KEYS: &str = "/api/v1/api-keys";
-/// One service key (`DELETE`).
+/// One service key (`DELETE`: revoke it).
 pub const API_KEY: &str = "/api/v1/api-keys/{id}";
 /// Support staff accounts (`GET`, `POST`).
 pub const SUPPORT_STAFF: &str = "/api/v1/support/staff";
+/// Disable a staff account: it cannot sign in, its sessions end, its active grants are revoked.
+pub const SUPPORT_STAFF_DISABLE: &str = "/api/v1/support/staff/{id}/disable";
+/// Enable a staff account again.
+pub const SUPPORT_STAFF_ENABLE: &str = "/api/v1/support/staff/{id}/enable";
+/// Reset a staff account's TOTP secret.
+pub const SUPPORT_STAFF_TOTP: &str = "/api/v1/support/staff/{id}/totp";
 /// Support requests (`GET ?status=`, `POST`).
 pub const SUPPORT_REQUESTS: &str = "/api/v1/support/requests";
 /// Allow a support request (`POST`).

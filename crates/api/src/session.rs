@@ -55,7 +55,7 @@ pub enum PrincipalKind {
 }
 
 /// How much of the site the caller may see.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Reach {
@@ -67,6 +67,15 @@ pub enum Reach {
     Tenant {
         /// The tenant.
         tenant: u32,
+    },
+    /// A support user's grant scope (SEMANTICS.md §7), when it is not exactly one tenant:
+    /// the top-level site (the contexts outside every tenant and the site-level users) if
+    /// `site`, and each listed tenant. A grant for the top-level site never reads a tenant.
+    Scope {
+        /// Whether the top-level site is in scope.
+        site: bool,
+        /// The tenants in scope, ascending.
+        tenants: Vec<u32>,
     },
     /// Only questions about itself.
     Own,

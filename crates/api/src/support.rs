@@ -231,6 +231,9 @@ pub struct StaffAccount {
     /// When it was made.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
+    /// A disabled account cannot sign in and its sessions have ended.
+    #[serde(default)]
+    pub disabled: bool,
 }
 
 /// A staff account was made: its TOTP secret is shown this once.
@@ -242,5 +245,18 @@ pub struct StaffCreated {
     /// The TOTP secret, base32 (RFC 4648, no padding).
     pub totp_secret: String,
     /// The `otpauth://totp/...` URI for authenticator apps (SHA1, 6 digits, 30 s).
+    pub otpauth_uri: String,
+}
+
+/// A staff account's second factor was reset: the new TOTP secret is shown this once; the
+/// old one stops working and the account's sessions end.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TotpReset {
+    /// The account.
+    pub account: StaffAccount,
+    /// The new TOTP secret, base32 (RFC 4648, no padding).
+    pub totp_secret: String,
+    /// The `otpauth://totp/...` URI for authenticator apps.
     pub otpauth_uri: String,
 }

@@ -184,9 +184,23 @@ pub fn verify(db: &Connection) -> rusqlite::Result<ChainReport> {
     })
 }
 
-/// The page of entries `q` asks for; with `tenant`, only entries about that tenant and no
-/// other (an entry about two tenants is for whole-site readers only).
-pub fn page(db: &Connection, q: &AuditQuery, tenant: Option<u32>) -> rusqlite::Result<AuditPage> {
+/// The part of the log a reader may see.
+#[derive(Debug, Clone)]
+pub struct AuditCut {
+    /// Entries about no tenant (the top-level site).
+    pub untagged: bool,
+    /// Entries about these tenants and no other.
+    pub tenants: Vec<u32>,
+}
+
+/// The page of entries `q` asks for; with a cut, only the entries whose tenants all lie in
+/// it (an entry about a tenant outside the cut is never shown), and entries about no tenant
+/// only when the cut holds the top-level site.
+pub fn page(
+    db: &Connection,
+    q: &AuditQuery,
+    cut: Option<&AuditCut>,
+) -> rusqlite::Result<AuditPage> {
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let mut stmt = db.prepare(
         "SELECT seq, at, actor, staff, support_identifier, action, detail, hash FROM audit
@@ -196,10 +210,11 @@ pub fn page(db: &Connection, q: &AuditQuery, tenant: Option<u32>) -> rusqlite::R
                            OR (?3 = 0 AND support_identifier IS NULL))
            AND (?4 IS NULL OR at_ms >= ?4)
            AND (?5 IS NULL OR at_ms < ?5)
-           AND (?6 IS NULL OR (EXISTS (SELECT 1 FROM audit_tenant t
-                                       WHERE t.seq = audit.seq AND t.tenant = ?6)
-                               AND NOT EXISTS (SELECT 1 FROM audit_tenant t
-                                       WHERE t.seq = audit.seq AND t.tenant <> ?6)))
+           AND (?6 IS NULL OR (NOT EXISTS (SELECT 1 FROM audit_tenant t
+                                       WHERE t.seq = audit.seq
+                                         AND t.tenant NOT IN (SELECT value FROM json_each(?6)))
+                               AND (?8 = 1 OR EXISTS (SELECT 1 FROM audit_tenant t
+                                       WHERE t.seq = audit.seq))))
          ORDER BY seq LIMIT ?7",
     )?;
     let mut rows = stmt.query(params![
@@ -208,8 +223,9 @@ pub fn page(db: &Connection, q: &AuditQuery, tenant: Option<u32>) -> rusqlite::R
         q.support.map(i64::from),
         q.from.map(Timestamp::unix_millis),
         q.until.map(Timestamp::unix_millis),
-        tenant,
-        limit
+        cut.map(|c| serde_json::json!(c.tenants).to_string()),
+        limit,
+        cut.is_some_and(|c| c.untagged)
     ])?;
     let mut entries = Vec::new();
     while let Some(r) = rows.next()? {

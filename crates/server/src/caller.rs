@@ -36,15 +36,12 @@ pub struct Caller {
     pub token_hash: String,
 }
 
-/// The bearer token of a request.
+/// The bearer token of a request (the scheme is case-insensitive, RFC 9110 §11.1).
 pub fn bearer(parts: &Parts) -> Option<&str> {
-    parts
-        .headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim_start().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 impl Caller {
@@ -52,7 +49,7 @@ impl Caller {
     pub fn view(&self) -> View<'_> {
         View {
             engine: &self.site.engine,
-            reach: self.reach,
+            reach: &self.reach,
             me: self.user,
         }
     }
@@ -92,8 +89,10 @@ impl Caller {
             .map(|t| t.0)
             .into_iter()
             .collect();
-        if let Reach::Tenant { tenant } = self.reach {
-            tenants.push(tenant);
+        match &self.reach {
+            Reach::Tenant { tenant } => tenants.push(*tenant),
+            Reach::Scope { tenants: scope, .. } => tenants.extend(scope.iter().copied()),
+            _ => {}
         }
         Record {
             at: self.now,
@@ -129,7 +128,7 @@ impl Caller {
                 .or_else(|| self.staff.as_ref().and_then(|s| s.fullname.clone())),
             site_admin: self.user.is_some_and(|u| e.is_site_admin(u)),
             tenant: u.and_then(|u| u.tenant).map(|t| t.0),
-            reach: self.reach,
+            reach: self.reach.clone(),
             support: self.staff.as_ref().map(|s| SupportIdentity {
                 staff: s.id,
                 staff_username: s.username.clone(),
@@ -139,6 +138,14 @@ impl Caller {
             }),
         }
     }
+}
+
+/// Whether a site user may make (and keep working) service keys: it can sign in, holds
+/// `moodle/site:config` at the system context and is not a support identity.
+pub fn may_make_keys(e: &capstan_core::Engine, user: UserId, now: Timestamp) -> bool {
+    may_sign_in(e, user)
+        && !e.is_support_user(user)
+        && holds(e, user, crate::reach::SITE_CONFIG, now)
 }
 
 fn unauthenticated() -> ApiError {
@@ -191,7 +198,9 @@ impl FromRequestParts<AppState> for Caller {
                 }
                 let (staff, grant) = {
                     let db = st.db()?;
-                    let staff = store::staff_by_id(&db, s)?.ok_or_else(unauthenticated)?;
+                    let staff = store::staff_by_id(&db, s)?
+                        .filter(|x| !x.account.disabled)
+                        .ok_or_else(unauthenticated)?;
                     (staff.account, store::active_grant(&db, s, now)?)
                 };
                 let grant = grant.filter(|g| e.user(UserId(g.user)).is_some());
@@ -207,7 +216,19 @@ impl FromRequestParts<AppState> for Caller {
                     st.audit(&caller.record("request", detail))?;
                 }
             }
-            Holder::Key(_) => caller.reach = Reach::Site,
+            Holder::Key(_) => {
+                // A key works only while the user who made it may still make keys.
+                if token
+                    .creator
+                    .is_some_and(|u| !may_make_keys(e, UserId(u), now))
+                {
+                    return Err(ApiError::unauthorized(
+                        codes::UNAUTHENTICATED,
+                        "this service key's creator may no longer make keys",
+                    ));
+                }
+                caller.reach = Reach::Site;
+            }
         }
         Ok(caller)
     }

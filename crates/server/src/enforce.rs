@@ -10,8 +10,10 @@
 //! - anything else (contexts, users, tenants, capabilities, settings, program contents):
 //!   `moodle/site:config` at the system context; the list of site admins only by a site admin;
 //! - a tenant-scoped caller, whatever its capabilities, only edits what it can see;
-//! - nobody deletes or suspends their own account or removes themselves from the site admins
-//!   (as in Moodle, another administrator has to).
+//! - only a site admin changes, suspends or deletes a site admin (as in Moodle); nobody
+//!   deletes or suspends their own account or removes themselves from the site admins
+//!   (another administrator has to); and whatever the batch, the site keeps an active site
+//!   admin ([`crate::state::AppState::commit`] checks that for every batch).
 
 use crate::caller::Caller;
 use crate::error::ApiError;
@@ -25,7 +27,7 @@ pub fn authorize(e: &Engine, caller: &Caller, op: &EditOp) -> Result<(), ApiErro
     let at = caller.now;
     let view = View {
         engine: e,
-        reach: caller.reach,
+        reach: &caller.reach,
         me: caller.user,
     };
     if !view.edit(op) {
@@ -37,6 +39,12 @@ pub fn authorize(e: &Engine, caller: &Caller, op: &EditOp) -> Result<(), ApiErro
     if locks_out(e, user, op) {
         return Err(ApiError::forbidden(format!(
             "{} would lock you out: ask another administrator",
+            op.name()
+        )));
+    }
+    if touches_site_admin(e, op) && !e.is_site_admin(user) {
+        return Err(ApiError::forbidden(format!(
+            "{} changes a site administrator: only a site administrator may",
             op.name()
         )));
     }
@@ -92,6 +100,15 @@ pub fn authorize(e: &Engine, caller: &Caller, op: &EditOp) -> Result<(), ApiErro
             "not allowed to {} here",
             op.name()
         )))
+    }
+}
+
+/// Whether `op` changes, suspends or deletes a user who is a site administrator.
+fn touches_site_admin(e: &Engine, op: &EditOp) -> bool {
+    match op {
+        EditOp::DeleteUser { user } => e.is_site_admin(*user),
+        EditOp::PutUser { user } => e.is_site_admin(capstan_core::UserId(user.id)),
+        _ => false,
     }
 }
 

@@ -23,6 +23,8 @@ pub struct ApiError {
     pub message: String,
     /// Where.
     pub details: Option<ErrorDetails>,
+    /// For 429 and 503: seconds to wait before trying again (`Retry-After`).
+    pub retry_after: Option<i64>,
 }
 
 impl ApiError {
@@ -33,7 +35,14 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            retry_after: None,
         }
+    }
+
+    /// The same error, telling the client how long to wait.
+    pub fn retry_after(mut self, seconds: i64) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
     }
 
     /// Something failed inside: logged here, `internal` outside.
@@ -85,7 +94,14 @@ impl IntoResponse for ApiError {
             message: self.message,
             details: self.details,
         };
-        (self.status, Json(body)).into_response()
+        let mut resp = (self.status, Json(body)).into_response();
+        if let Some(s) = self.retry_after {
+            resp.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(s),
+            );
+        }
+        resp
     }
 }
 
@@ -189,4 +205,14 @@ impl ApiError {
         self.code = code;
         self
     }
+}
+
+/// Runs `f` on the blocking pool (SQLite writes, commits, anything that may take long), so
+/// that the async workers keep answering every other request meanwhile.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
 }

@@ -18,14 +18,18 @@ pub mod auth;
 pub mod caller;
 pub mod enforce;
 pub mod error;
+pub mod http;
+pub mod limits;
 pub mod openapi;
 pub mod reach;
 pub mod routes;
+pub mod secret;
 pub mod state;
 pub mod store;
 pub mod totp;
 
 pub use error::{ApiError, MAX_BODY};
+pub use http::serve;
 pub use state::{AppState, Clock, OpenOptions, Opened, SystemClock};
 
 use axum::routing::{delete, get, post, put};
@@ -37,9 +41,11 @@ use std::path::PathBuf;
 pub const SWEEP_SECONDS: u64 = 10;
 
 /// The router: the API under `/api/v1` and the built app from `dist` (its `index.html` for
-/// any other path, so that the app's routes reload).
+/// any other path, so that the app's routes reload), with the security headers on every
+/// answer ([`http::headers`]) and a time limit on every request.
 pub fn router(state: AppState, dist: PathBuf) -> axum::Router {
     let index = dist.join("index.html");
+    let csp = http::content_security_policy(&index);
     let statics = tower_http::services::ServeDir::new(&dist)
         .fallback(tower_http::services::ServeFile::new(index));
     axum::Router::new()
@@ -91,6 +97,9 @@ pub fn router(state: AppState, dist: PathBuf) -> axum::Router {
             paths::SUPPORT_STAFF,
             get(support::list_staff).post(support::create_staff),
         )
+        .route(paths::SUPPORT_STAFF_DISABLE, post(support::disable_staff))
+        .route(paths::SUPPORT_STAFF_ENABLE, post(support::enable_staff))
+        .route(paths::SUPPORT_STAFF_TOTP, post(support::reset_totp))
         .route(
             paths::SUPPORT_REQUESTS,
             get(support::list_requests).post(support::create_request),
@@ -104,8 +113,11 @@ pub fn router(state: AppState, dist: PathBuf) -> axum::Router {
         .route("/api/v1", axum::routing::any(not_found))
         .route("/api/v1/{*rest}", axum::routing::any(not_found))
         .method_not_allowed_fallback(method_not_allowed)
-        .fallback_service(statics)
+        .fallback_service(http::StaticFiles::new(statics))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            http::headers(csp.clone(), req, next)
+        }))
         .with_state(state)
 }
 
@@ -127,7 +139,12 @@ pub async fn sweep_forever(state: AppState) {
     loop {
         tick.tick().await;
         let st = state.clone();
-        match tokio::task::spawn_blocking(move || routes::support::sweep(&st)).await {
+        match tokio::task::spawn_blocking(move || {
+            st.check_store()?;
+            routes::support::sweep(&st)
+        })
+        .await
+        {
             Ok(Ok(n)) if n > 0 => println!("support: removed {n} ended grant(s)"),
             Ok(Err(e)) => eprintln!("support sweep failed: {}", e.message),
             Err(e) => eprintln!("support sweep failed: {e}"),

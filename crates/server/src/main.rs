@@ -1,23 +1,26 @@
 //! `capstan-server`: the Capstan REST backend with the admin app.
 //!
 //! ```text
-//! capstan-server [--db PATH] [--listen ADDR] [--dist DIR] [--seed SNAPSHOT.json]
+//! capstan-server [--db PATH] [--create] [--listen ADDR] [--dist DIR] [--seed SNAPSHOT.json]
+//!                [--trusted-proxy IP]...
 //! capstan-server --db PATH --create-api-key NAME
 //! ```
 //!
-//! Defaults: `./capstan.db`, `127.0.0.1:8080`, `dist/`. On a first start the database is
-//! created and seeded (with `--seed`, else the demo site) and the first site admin's login is
-//! printed once (password from `CAPSTAN_ADMIN_PASSWORD`, else random). `--create-api-key`
-//! makes a service key, prints its secret once and exits.
+//! Defaults: `./capstan.db`, `127.0.0.1:8080`, `dist/`. A missing database is an error
+//! unless `--create` is given: then it is created and seeded (with `--seed`, else the demo
+//! site) and the first site admin's login is printed once (password from
+//! `CAPSTAN_ADMIN_PASSWORD`, else random). TOTP secrets are sealed with the key in
+//! `CAPSTAN_SECRET_KEY`, else in `<db>.key` (made on first start). `--trusted-proxy` names a
+//! reverse proxy whose `X-Forwarded-For` is believed (repeat it for several).
+//! `--create-api-key` makes a service key, prints its secret once and exits.
 
 use capstan_server::{AppState, OpenOptions, SystemClock, router, sweep_forever};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-const USAGE: &str =
-    "usage: capstan-server [--db PATH] [--listen ADDR] [--dist DIR] [--seed SNAPSHOT.json]
+const USAGE: &str = "usage: capstan-server [--db PATH] [--create] [--listen ADDR] [--dist DIR]
+                      [--seed SNAPSHOT.json] [--trusted-proxy IP]...
        capstan-server [--db PATH] --create-api-key NAME";
 
 struct Args {
@@ -26,6 +29,8 @@ struct Args {
     dist: PathBuf,
     seed: Option<PathBuf>,
     create_key: Option<String>,
+    create: bool,
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -35,11 +40,17 @@ fn parse_args() -> Result<Option<Args>, String> {
         dist: PathBuf::from("dist"),
         seed: None,
         create_key: None,
+        create: false,
+        trusted_proxies: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             return Ok(None);
+        }
+        if flag == "--create" {
+            a.create = true;
+            continue;
         }
         let value = args
             .next()
@@ -50,6 +61,11 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--dist" => a.dist = PathBuf::from(value),
             "--seed" => a.seed = Some(PathBuf::from(value)),
             "--create-api-key" => a.create_key = Some(value),
+            "--trusted-proxy" => a.trusted_proxies.push(
+                value
+                    .parse()
+                    .map_err(|_| format!("`{value}` is not an IP address"))?,
+            ),
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -89,6 +105,9 @@ fn run(args: Args) -> Result<(), String> {
         OpenOptions {
             admin_password: std::env::var("CAPSTAN_ADMIN_PASSWORD").ok(),
             seed,
+            create: args.create,
+            secret_key: None,
+            trusted_proxies: args.trusted_proxies,
         },
         Arc::new(SystemClock),
     )?;
@@ -99,7 +118,7 @@ fn run(args: Args) -> Result<(), String> {
     if let Some(name) = args.create_key {
         let (key, secret) = opened
             .state
-            .create_api_key(&name, None)
+            .create_api_key(&name, None, None)
             .map_err(|e| e.message)?;
         println!("service key {} `{}`: {secret}", key.id, key.name);
         return Ok(());
@@ -115,11 +134,7 @@ fn run(args: Args) -> Result<(), String> {
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("Capstan is serving on http://{addr}/");
         tokio::spawn(sweep_forever(state));
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async {
+        capstan_server::serve(listener, app, async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await

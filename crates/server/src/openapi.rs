@@ -43,6 +43,7 @@ impl Modify for Bearer {
         admin::set_password, admin::list_keys, admin::create_key, admin::delete_key,
         support::create_staff, support::list_staff, support::create_request, support::list_requests,
         support::allow, support::deny, support::list_grants, support::revoke,
+        support::disable_staff, support::enable_staff, support::reset_totp,
         audit::list, audit::verify,
         openapi_json,
     ),

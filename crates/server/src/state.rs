@@ -5,7 +5,7 @@
 use crate::audit::{self, Record};
 use crate::auth::{self, Limiter};
 use crate::error::ApiError;
-use crate::reach::{View, op_tenants};
+use crate::reach::{View, cut_key, op_tenants};
 use crate::store::{self, Holder};
 use capstan_api::{ErrorDetails, IssueItem, Reach, codes};
 use capstan_core::{EditError, EditOp, Engine, Timestamp, UserId};
@@ -41,7 +41,7 @@ pub struct Published {
     /// Its revision (0: the seed).
     pub revision: u64,
     full_json: OnceLock<Arc<str>>,
-    slices: Mutex<HashMap<u32, Arc<str>>>,
+    slices: Mutex<HashMap<String, Arc<str>>>,
 }
 
 impl Published {
@@ -54,32 +54,31 @@ impl Published {
         }
     }
 
-    /// The JSON snapshot for a reach (`None` for a caller that may read no site). A tenant's
-    /// cut is the same for every reader of that tenant, so it is made once per revision.
-    pub fn json_for(&self, reach: Reach) -> Option<Arc<str>> {
-        match reach {
-            Reach::Site => Some(
-                self.full_json
-                    .get_or_init(|| Arc::from(self.engine.to_json()))
-                    .clone(),
-            ),
-            Reach::Tenant { tenant } => {
-                let view = View {
-                    engine: &self.engine,
-                    reach,
-                    me: None,
-                };
-                let mut cache = self.slices.lock().ok()?;
-                let text = cache
-                    .entry(tenant)
-                    .or_insert_with(|| {
-                        Arc::from(view.snapshot().map(|d| d.to_json()).unwrap_or_default())
-                    })
-                    .clone();
-                Some(text)
+    /// The JSON snapshot for a reach (`None` for a caller that may read no site). A cut is
+    /// the same for every reader with the same reach, so it is made once per revision.
+    pub fn json_for(&self, reach: &Reach) -> Option<Arc<str>> {
+        let key = match reach {
+            Reach::Site => {
+                return Some(
+                    self.full_json
+                        .get_or_init(|| Arc::from(self.engine.to_json()))
+                        .clone(),
+                );
             }
-            Reach::Own => None,
-        }
+            Reach::Own => return None,
+            _ => cut_key(reach),
+        };
+        let view = View {
+            engine: &self.engine,
+            reach,
+            me: None,
+        };
+        let mut cache = self.slices.lock().ok()?;
+        let text = cache
+            .entry(key)
+            .or_insert_with(|| Arc::from(view.snapshot().map(|d| d.to_json()).unwrap_or_default()))
+            .clone();
+        Some(text)
     }
 }
 
@@ -88,16 +87,24 @@ impl Published {
 pub struct Token {
     /// Whose.
     pub holder: Holder,
-    /// Expiry (unix seconds); keys have none.
+    /// Expiry (unix seconds); keys made on the command line have none.
     pub expires_at: Option<i64>,
+    /// For a service key: the site user who made it, checked on every use.
+    pub creator: Option<u32>,
 }
 
 struct Shared {
     clock: Arc<dyn Clock>,
     site: RwLock<Arc<Published>>,
+    /// Held by the one writer for a whole commit (building the new site included), so that
+    /// the store itself is locked only for the short transaction.
+    writer: Mutex<()>,
     db: Mutex<Connection>,
+    store: store::FileIdentity,
     tokens: RwLock<HashMap<String, Token>>,
     limiter: Mutex<Limiter>,
+    secrets: crate::secret::SecretKey,
+    trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// The server state; cheap to clone.
@@ -113,7 +120,19 @@ pub struct OpenOptions {
     pub admin_password: Option<String>,
     /// On a first start: the snapshot to seed with (else the demo site).
     pub seed: Option<String>,
+    /// Make a new database when the file does not exist. Without it a missing file is an
+    /// error: a database that was deleted or moved must never silently become a new site.
+    pub create: bool,
+    /// The key that encrypts TOTP secrets at rest (else read from, or made in, the key file
+    /// beside the database).
+    pub secret_key: Option<crate::secret::SecretKey>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client's address (for the sign-in
+    /// rate limit and the log); requests from anywhere else are known by their socket's peer.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
+
+/// The most edits one batch may hold.
+pub const MAX_BATCH_OPS: usize = 5_000;
 
 /// What opening the store did.
 pub struct Opened {
@@ -246,16 +265,108 @@ fn before(e: &Engine, op: &EditOp) -> Value {
     }
 }
 
+/// Whether the site has a site administrator who can act (exists, not deleted, not
+/// suspended).
+pub fn has_active_admin(e: &Engine) -> bool {
+    e.settings()
+        .site_admins
+        .iter()
+        .any(|id| e.user(*id).is_some_and(|u| !u.deleted && !u.suspended))
+}
+
+/// The usernames of the users that are not deleted.
+fn live_usernames(e: &Engine) -> HashMap<String, UserId> {
+    e.users()
+        .iter()
+        .filter(|u| !u.deleted)
+        .map(|u| (u.username.clone(), u.id))
+        .collect()
+}
+
+/// What a batch does to sign-in accounts: users that leave the site (deleted) lose their
+/// credentials and sessions and their ids are retired; renamed users sign in by the new name.
+#[derive(Default)]
+struct Accounts {
+    /// Users deleted (removed, or marked deleted) by the batch.
+    departed: Vec<u32>,
+    /// Users removed from the site (their ids are retired).
+    removed: Vec<u32>,
+    /// Users whose username the batch sets: `(id, username)`.
+    renamed: Vec<(u32, String)>,
+}
+
+impl Accounts {
+    fn note(&mut self, e: &Engine, op: &EditOp) {
+        match op {
+            EditOp::DeleteUser { user } if e.user(*user).is_some() => {
+                self.departed.push(user.0);
+                self.removed.push(user.0);
+            }
+            EditOp::PutUser { user } if user.deleted == Some(true) => self.departed.push(user.id),
+            EditOp::PutUser { user } => self.renamed.push((user.id, user.username.clone())),
+            _ => {}
+        }
+    }
+
+    /// Keeps what holds in the site after the whole batch.
+    fn settle(&mut self, e: &Engine) {
+        self.departed.sort_unstable();
+        self.departed.dedup();
+        self.renamed
+            .retain(|(id, _)| e.user(UserId(*id)).is_some_and(|u| !u.deleted));
+        self.renamed.reverse();
+        let mut seen = std::collections::HashSet::new();
+        self.renamed.retain(|(id, _)| seen.insert(*id));
+    }
+
+    fn store(&self, tx: &Transaction<'_>, now: Timestamp) -> Result<(), ApiError> {
+        for id in &self.departed {
+            tx.execute("DELETE FROM sessions WHERE user_id = ?1", params![id])?;
+            tx.execute("DELETE FROM credentials WHERE user_id = ?1", params![id])?;
+        }
+        for id in &self.removed {
+            store::retire_user(tx, *id, now)?;
+        }
+        // Free every name first, so that users who trade names in one batch both keep a login.
+        for (id, _) in &self.renamed {
+            tx.execute(
+                "UPDATE credentials SET username = '#' || user_id WHERE user_id = ?1",
+                params![id],
+            )?;
+        }
+        for (id, name) in &self.renamed {
+            tx.execute(
+                "UPDATE credentials SET username = ?2 WHERE user_id = ?1",
+                params![id, name],
+            )?;
+        }
+        Ok(())
+    }
+}
+
 impl AppState {
-    /// Opens (or creates and seeds) the store at `path` and replays it into an engine.
-    /// On a first start the site is seeded (`options.seed`, else the demo site) and the first
-    /// site admin gets a login (`options.admin_password`, else a random one).
+    /// Opens (or, with `options.create`, creates and seeds) the store at `path` and replays it
+    /// into an engine. On a first start the site is seeded (`options.seed`, else the demo
+    /// site) and the first site admin gets a login (`options.admin_password`, else a random
+    /// one).
     pub fn open(
         path: &Path,
         options: OpenOptions,
         clock: Arc<dyn Clock>,
     ) -> Result<Opened, String> {
+        if !path.exists() && !options.create {
+            return Err(format!(
+                "{} does not exist: pass --create to make a new site there (a database that was \
+                 deleted or moved is never replaced silently)",
+                path.display()
+            ));
+        }
         let db = store::open(path)?;
+        let identity = store::FileIdentity::of(path)?;
+        let secrets = match options.secret_key {
+            Some(k) => k,
+            None => crate::secret::SecretKey::from_env_or_file(path)?,
+        };
         let mut created_admin = None;
         let seed = match store::seed(&db).map_err(|e| e.to_string())? {
             Some(json) => json,
@@ -316,24 +427,58 @@ impl AppState {
                 .map_err(|(_, e)| format!("change {rev} no longer applies: {e}"))?;
             revision = rev;
         }
+        // Credentials of users that are gone (written before deletion removed them) must
+        // never sign anyone in.
+        store::forget_departed(&db, &engine, clock.now()).map_err(|e| e.to_string())?;
+        secrets
+            .seal_legacy_totp(&db)
+            .map_err(|e| format!("cannot encrypt the TOTP secrets: {e}"))?;
         let tokens = store::tokens(&db, clock.now().unix_seconds())
             .map_err(|e| e.to_string())?
             .into_iter()
-            .map(|(h, holder, expires_at)| (h, Token { holder, expires_at }))
             .collect();
         let state = AppState {
             shared: Arc::new(Shared {
                 clock,
                 site: RwLock::new(Arc::new(Published::new(engine, revision))),
+                writer: Mutex::new(()),
                 db: Mutex::new(db),
+                store: identity,
                 tokens: RwLock::new(tokens),
                 limiter: Mutex::new(Limiter::default()),
+                secrets,
+                trusted_proxies: options.trusted_proxies,
             }),
         };
         Ok(Opened {
             state,
             created_admin,
         })
+    }
+
+    /// The key that seals TOTP secrets.
+    pub(crate) fn secrets(&self) -> &crate::secret::SecretKey {
+        &self.shared.secrets
+    }
+
+    /// The reverse proxies trusted to name the client's address.
+    pub(crate) fn trusted_proxies(&self) -> &[std::net::IpAddr] {
+        &self.shared.trusted_proxies
+    }
+
+    /// Refuses (503 `store_unavailable`) when the database file was deleted, moved or
+    /// replaced since the server opened it: writes would go to a file nobody will read again.
+    pub fn check_store(&self) -> Result<(), ApiError> {
+        if self.shared.store.still_there() {
+            Ok(())
+        } else {
+            eprintln!("capstan-server: the database file was deleted or replaced: refusing writes");
+            Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                codes::STORE_UNAVAILABLE,
+                "the database file is gone or was replaced: the server accepts no more writes",
+            ))
+        }
     }
 
     /// Now, by the server's clock.
@@ -386,11 +531,17 @@ impl AppState {
 
     /// Applies a batch of edits as one new revision, all or nothing.
     ///
-    /// With `base`, the batch is refused as stale unless `base` is the current revision.
-    /// `authorize` is asked about each edit against the site as it will be when the edit runs.
-    /// `extra` runs inside the same transaction, with the new revision (support grants are
-    /// stored this way). The batch, its audit entry and `extra` are durable before the new site
-    /// is published.
+    /// `authorize` is asked about each edit against the site as it will be when the edit
+    /// runs, before anything else: a caller learns nothing about the site (not even that its
+    /// base is stale) from a batch it may not make. With `base`, the batch is then refused as
+    /// stale unless `base` is the current revision. `extra` runs inside the same transaction,
+    /// with the new revision (support grants are stored this way). The batch, its audit entry
+    /// and `extra` are durable before the new site is published.
+    ///
+    /// Rules that hold for every batch, whoever makes it: at most [`MAX_BATCH_OPS`] edits and
+    /// bounded text ([`crate::limits`]); a new user never takes the id of a deleted one; a
+    /// username belongs to one user; the site keeps an active site administrator; a deleted
+    /// user's password and sessions go with it, and a renamed user signs in by its new name.
     pub fn commit(
         &self,
         author: &Author,
@@ -399,58 +550,154 @@ impl AppState {
         authorize: &dyn Fn(&Engine, &EditOp) -> Result<(), ApiError>,
         extra: &dyn Fn(&Transaction<'_>, u64) -> Result<(), ApiError>,
     ) -> Result<u64, CommitError> {
-        let db = self.db()?;
-        let current = self.site();
-        if base.is_some_and(|b| b != current.revision) {
-            return Err(CommitError::Stale {
-                revision: current.revision,
-            });
-        }
         if ops.is_empty() {
             return Err(
                 ApiError::bad(codes::EMPTY_BATCH, "a batch needs at least one edit").into(),
             );
         }
+        if ops.len() > MAX_BATCH_OPS {
+            return Err(ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                codes::BATCH_TOO_LARGE,
+                format!(
+                    "a batch holds at most {MAX_BATCH_OPS} edits, not {}: split it",
+                    ops.len()
+                ),
+            )
+            .into());
+        }
+        for (i, op) in ops.iter().enumerate() {
+            crate::limits::check_op(op).map_err(|e| e.at_index(i))?;
+        }
+        let _writer = self
+            .shared
+            .writer
+            .lock()
+            .map_err(|_| ApiError::internal("writer lock poisoned"))?;
+        let current = self.site();
+        let new_users: Vec<u32> = ops
+            .iter()
+            .filter_map(|op| match op {
+                EditOp::PutUser { user } if current.engine.user(UserId(user.id)).is_none() => {
+                    Some(user.id)
+                }
+                _ => None,
+            })
+            .collect();
+        let retired = if new_users.is_empty() {
+            Vec::new()
+        } else {
+            store::retired_among(&*self.db()?, &new_users)?
+        };
+        let stale = base.is_some_and(|b| b != current.revision);
         let mut next = current.engine.clone();
         let mut edits = Vec::with_capacity(ops.len());
         let mut tenants = Vec::new();
+        let mut accounts = Accounts::default();
+        let mut usernames: Option<HashMap<String, UserId>> = None;
         for (i, op) in ops.iter().enumerate() {
             authorize(&next, op).map_err(|e| e.at_index(i))?;
+            if stale {
+                // Authorised against the current site as far as it goes; nothing else is said.
+                let _ = next.apply(op.clone());
+                continue;
+            }
+            if let EditOp::PutUser { user } = op {
+                if retired.contains(&user.id) && next.user(UserId(user.id)).is_none() {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                        codes::RETIRED_USER_ID,
+                        format!(
+                            "user id `{}` belonged to a deleted user: ids are never reused",
+                            user.id
+                        ),
+                    )
+                    .at_index(i)
+                    .into());
+                }
+                let names = usernames.get_or_insert_with(|| live_usernames(&next));
+                if let Some(other) = names.get(&user.username).filter(|o| o.0 != user.id) {
+                    return Err(ApiError::new(
+                        axum::http::StatusCode::CONFLICT,
+                        codes::DUPLICATE_USERNAME,
+                        format!("username `{}` belongs to user `{other}`", user.username),
+                    )
+                    .at_index(i)
+                    .into());
+                }
+            }
             let was = before(&next, op);
             tenants.extend(op_tenants(&next, op));
+            let had_admin = has_active_admin(&next);
+            accounts.note(&next, op);
             next.apply(op.clone())
                 .map_err(|e| edit_error(e).at_index(i))?;
+            if had_admin && !has_active_admin(&next) {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    codes::LAST_ADMIN,
+                    format!(
+                        "{} would leave the site without an active site administrator",
+                        op.name()
+                    ),
+                )
+                .at_index(i)
+                .into());
+            }
+            if let (Some(names), EditOp::PutUser { user }) = (usernames.as_mut(), op) {
+                names.retain(|_, id| id.0 != user.id);
+                if !user.deleted.unwrap_or(false) {
+                    names.insert(user.username.clone(), UserId(user.id));
+                }
+            }
             tenants.extend(op_tenants(&next, op));
             edits.push(json!({"op": op, "before": was}));
         }
+        if stale {
+            return Err(CommitError::Stale {
+                revision: current.revision,
+            });
+        }
+        accounts.settle(&next);
+        self.check_store()?;
         let rev = current.revision + 1;
         let now = self.now();
         let ops_json = serde_json::to_string(&ops).map_err(ApiError::internal)?;
-        let tx = db.unchecked_transaction()?;
-        tx.execute(
-            "INSERT INTO changes (revision, ops, by_user, at, support_identifier) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                rev as i64,
-                ops_json,
-                author.user.map(|u| u.0),
-                now.to_string(),
-                author.support_identifier
-            ],
-        )?;
-        audit::append(
-            &tx,
-            &Record {
-                at: now,
-                actor: author.user,
-                staff: author.staff.clone(),
-                support_identifier: author.support_identifier.clone(),
-                action: "changes",
-                detail: json!({"revision": rev, "edits": edits}),
-                tenants,
-            },
-        )?;
-        extra(&tx, rev)?;
-        tx.commit()?;
+        {
+            let db = self.db()?;
+            let tx = db.unchecked_transaction()?;
+            tx.execute(
+                "INSERT INTO changes (revision, ops, by_user, at, support_identifier) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    rev as i64,
+                    ops_json,
+                    author.user.map(|u| u.0),
+                    now.to_string(),
+                    author.support_identifier
+                ],
+            )?;
+            audit::append(
+                &tx,
+                &Record {
+                    at: now,
+                    actor: author.user,
+                    staff: author.staff.clone(),
+                    support_identifier: author.support_identifier.clone(),
+                    action: "changes",
+                    detail: json!({"revision": rev, "edits": edits}),
+                    tenants,
+                },
+            )?;
+            accounts.store(&tx, now)?;
+            extra(&tx, rev)?;
+            tx.commit()?;
+        }
+        if !accounts.departed.is_empty() {
+            self.drop_tokens(|_, t| match t.holder {
+                Holder::User(u) => !accounts.departed.contains(&u),
+                _ => true,
+            });
+        }
         let published = Arc::new(Published::new(next, rev));
         match self.shared.site.write() {
             Ok(mut s) => *s = published,
@@ -491,11 +738,23 @@ impl AppState {
         Ok(())
     }
 
-    /// Makes a service key: `(id, secret)`. Also `capstan-server --create-api-key NAME`.
+    /// The id a new user gets: above every user the site has and every id it ever had
+    /// (deleted users' ids are never reused).
+    pub fn next_user_id(&self, e: &Engine) -> Result<UserId, ApiError> {
+        let site_max = e.users().iter().map(|u| u.id.0).max().unwrap_or(0);
+        let ever = store::highest_user_id(&*self.db()?)?;
+        Ok(UserId(site_max.max(ever).saturating_add(1)))
+    }
+
+    /// Makes a service key: `(key, secret)`. Keys made by a site user (`by`) last
+    /// `days` days (default [`KEY_DEFAULT_DAYS`], at most [`KEY_MAX_DAYS`]) and work only
+    /// while their creator may make keys; keys made on the server's command line
+    /// (`capstan-server --create-api-key NAME`) have no creator and no expiry.
     pub fn create_api_key(
         &self,
         name: &str,
         by: Option<UserId>,
+        days: Option<u32>,
     ) -> Result<(capstan_api::ApiKey, String), ApiError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 200 {
@@ -504,26 +763,53 @@ impl AppState {
                 "a key needs a name of 1 to 200 characters",
             ));
         }
+        let now = self.now();
+        let expires = match (by, days) {
+            (None, None) => None,
+            (_, days) => {
+                let days = days.unwrap_or(KEY_DEFAULT_DAYS);
+                if !(1..=KEY_MAX_DAYS).contains(&days) {
+                    return Err(ApiError::bad(
+                        codes::MALFORMED_JSON,
+                        format!("a key lasts 1 to {KEY_MAX_DAYS} days, not {days}"),
+                    ));
+                }
+                Some(now.plus_seconds(i64::from(days) * 86_400))
+            }
+        };
+        self.check_store()?;
         let secret = format!("capk_{}", auth::random_hex(24).map_err(ApiError::internal)?);
         let hash = auth::token_hash(&secret);
-        let now = self.now();
         let db = self.db()?;
         let tx = db.unchecked_transaction()?;
         tx.execute(
-            "INSERT INTO api_keys (name, token_hash, created_at, created_by) VALUES (?1, ?2, ?3, ?4)",
-            params![name, hash, now.to_string(), by.map(|u| u.0)],
+            "INSERT INTO api_keys (name, token_hash, created_at, created_by, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                name,
+                hash,
+                now.to_string(),
+                by.map(|u| u.0),
+                expires.map(Timestamp::unix_seconds)
+            ],
         )?;
         let id = tx.last_insert_rowid() as u32;
         audit::append(
             &tx,
-            &Record::new(now, by, "api_key_created", json!({"key": id, "name": name})),
+            &Record::new(
+                now,
+                by,
+                "api_key_created",
+                json!({"key": id, "name": name, "expires_at": expires}),
+            ),
         )?;
         tx.commit()?;
         self.add_token(
             hash,
             Token {
                 holder: Holder::Key(id),
-                expires_at: None,
+                expires_at: expires.map(Timestamp::unix_seconds),
+                creator: by.map(|u| u.0),
             },
         );
         Ok((
@@ -531,8 +817,25 @@ impl AppState {
                 id,
                 name: name.to_string(),
                 created_at: now,
+                created_by: by.map(|u| u.0),
+                expires_at: expires,
+                revoked_at: None,
+                status: capstan_api::KeyStatus::Active,
             },
             secret,
         ))
     }
+
+    /// Ends sessions whose time is over (rows and tokens); returns how many.
+    pub fn purge_sessions(&self) -> Result<usize, ApiError> {
+        let now = self.now().unix_seconds();
+        let n = store::purge_expired(&*self.db()?, now)?;
+        self.drop_tokens(|_, t| t.expires_at.is_none_or(|e| e > now));
+        Ok(n)
+    }
 }
+
+/// Days a service key lasts unless told otherwise.
+pub const KEY_DEFAULT_DAYS: u32 = 90;
+/// The longest a service key lasts.
+pub const KEY_MAX_DAYS: u32 = 365;

@@ -5,16 +5,52 @@
 //! `synchronous = FULL` (an acknowledged write survives a crash), foreign keys on.
 
 use capstan_api::{
-    ApiKey, GrantStatus, RequestStatus, StaffAccount, SupportGrant, SupportRequest, SupportScope,
+    ApiKey, GrantStatus, KeyStatus, RequestStatus, StaffAccount, SupportGrant, SupportRequest,
+    SupportScope,
 };
 use capstan_core::{EditOp, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The migrations, in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: [&str; 2] = [
+const MIGRATIONS: [&str; 3] = [
     include_str!("../migrations/001_init.sql"),
     include_str!("../migrations/002_support.sql"),
+    include_str!("../migrations/003_security.sql"),
 ];
+
+/// Which file the server opened (device and inode), to notice when it is deleted, moved or
+/// replaced under the running server.
+#[derive(Debug, Clone)]
+pub struct FileIdentity {
+    path: std::path::PathBuf,
+    id: Option<(u64, u64)>,
+}
+
+impl FileIdentity {
+    /// The identity of the file at `path` now.
+    pub fn of(path: &std::path::Path) -> Result<Self, String> {
+        Ok(FileIdentity {
+            path: path.to_path_buf(),
+            id: file_id(path),
+        })
+    }
+
+    /// Whether the path still names the file that was opened.
+    pub fn still_there(&self) -> bool {
+        self.id.is_some() && file_id(&self.path) == self.id
+    }
+}
+
+#[cfg(unix)]
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &std::path::Path) -> Option<(u64, u64)> {
+    std::fs::metadata(path).ok().map(|m| (m.len().min(1), 0))
+}
 
 /// Opens the file (creating it), sets the pragmas and runs the migrations not yet run.
 pub fn open(path: &std::path::Path) -> Result<Connection, String> {
@@ -113,37 +149,142 @@ pub enum Holder {
     Key(u32),
 }
 
-/// Every live session and key: `(token hash, holder, expiry in unix seconds)`.
-pub fn tokens(db: &Connection, now_s: i64) -> rusqlite::Result<Vec<(String, Holder, Option<i64>)>> {
-    db.execute(
-        "DELETE FROM sessions WHERE expires_at <= ?1",
-        params![now_s],
-    )?;
-    db.execute(
-        "DELETE FROM staff_sessions WHERE expires_at <= ?1",
-        params![now_s],
-    )?;
+/// Every live session and key: `(token hash, token)`. Expired sessions are deleted first.
+pub fn tokens(db: &Connection, now_s: i64) -> rusqlite::Result<Vec<(String, crate::state::Token)>> {
+    use crate::state::Token;
+    purge_expired(db, now_s)?;
     let mut out = Vec::new();
     let mut q = db.prepare("SELECT token_hash, user_id, expires_at FROM sessions")?;
     for r in q.query_map([], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get(2)?))
     })? {
         let (h, u, exp) = r?;
-        out.push((h, Holder::User(u), Some(exp)));
+        let token = Token {
+            holder: Holder::User(u),
+            expires_at: Some(exp),
+            creator: None,
+        };
+        out.push((h, token));
     }
-    let mut q = db.prepare("SELECT token_hash, staff_id, expires_at FROM staff_sessions")?;
+    let mut q = db.prepare(
+        "SELECT token_hash, staff_id, expires_at FROM staff_sessions
+         WHERE staff_id IN (SELECT id FROM staff WHERE disabled = 0)",
+    )?;
     for r in q.query_map([], |r| {
         Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?, r.get(2)?))
     })? {
         let (h, s, exp) = r?;
-        out.push((h, Holder::Staff(s), Some(exp)));
+        let token = Token {
+            holder: Holder::Staff(s),
+            expires_at: Some(exp),
+            creator: None,
+        };
+        out.push((h, token));
     }
-    let mut q = db.prepare("SELECT token_hash, id FROM api_keys")?;
-    for r in q.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))? {
-        let (h, k) = r?;
-        out.push((h, Holder::Key(k), None));
+    let mut q = db.prepare(
+        "SELECT token_hash, id, expires_at, created_by FROM api_keys WHERE revoked_at IS NULL",
+    )?;
+    for r in q.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, u32>(1)?,
+            r.get(2)?,
+            r.get(3)?,
+        ))
+    })? {
+        let (h, k, exp, by) = r?;
+        let token = Token {
+            holder: Holder::Key(k),
+            expires_at: exp,
+            creator: by,
+        };
+        out.push((h, token));
     }
     Ok(out)
+}
+
+/// Deletes the sessions whose time is over; returns how many.
+pub fn purge_expired(db: &Connection, now_s: i64) -> rusqlite::Result<usize> {
+    let a = db.execute(
+        "DELETE FROM sessions WHERE expires_at <= ?1",
+        params![now_s],
+    )?;
+    let b = db.execute(
+        "DELETE FROM staff_sessions WHERE expires_at <= ?1",
+        params![now_s],
+    )?;
+    Ok(a + b)
+}
+
+/// Retires a user id: no new user takes it.
+pub fn retire_user(db: &Connection, id: u32, at: Timestamp) -> rusqlite::Result<()> {
+    db.execute(
+        "INSERT OR IGNORE INTO retired_users (user_id, retired_at) VALUES (?1, ?2)",
+        params![id, at.to_string()],
+    )?;
+    Ok(())
+}
+
+/// Which of `ids` are retired.
+pub fn retired_among(db: &Connection, ids: &[u32]) -> rusqlite::Result<Vec<u32>> {
+    let mut q = db.prepare_cached("SELECT 1 FROM retired_users WHERE user_id = ?1")?;
+    let mut out = Vec::new();
+    for id in ids {
+        if q.exists(params![id])? {
+            out.push(*id);
+        }
+    }
+    Ok(out)
+}
+
+/// The highest user id the store has known (retired ids and ids with credentials).
+pub fn highest_user_id(db: &Connection) -> rusqlite::Result<u32> {
+    db.query_row(
+        "SELECT MAX(m) FROM (SELECT MAX(user_id) AS m FROM retired_users
+                             UNION ALL SELECT MAX(user_id) FROM credentials)",
+        [],
+        |r| r.get::<_, Option<u32>>(0),
+    )
+    .map(Option::unwrap_or_default)
+}
+
+/// Brings stored accounts in line with the site: credentials and sessions of users that are
+/// gone or deleted are removed (gone ids retired), and a credential's username is its user's.
+pub fn forget_departed(
+    db: &Connection,
+    e: &capstan_core::Engine,
+    now: Timestamp,
+) -> rusqlite::Result<()> {
+    let mut q = db.prepare("SELECT user_id, username FROM credentials")?;
+    let rows: Vec<(u32, String)> = q
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let tx = db.unchecked_transaction()?;
+    for (id, name) in rows {
+        match e.user(capstan_core::UserId(id)) {
+            Some(u) if !u.deleted => {
+                if u.username != name {
+                    tx.execute(
+                        "UPDATE credentials SET username = '#' || user_id WHERE user_id = ?1",
+                        params![id],
+                    )?;
+                    tx.execute(
+                        "UPDATE credentials SET username = ?2 WHERE user_id = ?1
+                         AND NOT EXISTS (SELECT 1 FROM credentials WHERE username = ?2)",
+                        params![id, u.username],
+                    )?;
+                }
+            }
+            found => {
+                tx.execute("DELETE FROM sessions WHERE user_id = ?1", params![id])?;
+                tx.execute("DELETE FROM credentials WHERE user_id = ?1", params![id])?;
+                if found.is_none() {
+                    retire_user(&tx, id, now)?;
+                }
+            }
+        }
+    }
+    tx.commit()
 }
 
 /// A staff account's row.
@@ -153,7 +294,7 @@ pub struct StaffRow {
     pub account: StaffAccount,
     /// Its password hash.
     pub password_hash: String,
-    /// Its TOTP secret (base32).
+    /// Its TOTP secret (base32), sealed with the server key ([`crate::secret`]).
     pub totp_secret: String,
     /// The last TOTP step used (a code works once).
     pub totp_last_step: i64,
@@ -166,6 +307,7 @@ fn staff_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StaffRow> {
             username: r.get(1)?,
             fullname: r.get(2)?,
             created_at: parse_time(&r.get::<_, String>(3)?),
+            disabled: r.get::<_, i64>(7)? != 0,
         },
         password_hash: r.get(4)?,
         totp_secret: r.get(5)?,
@@ -174,7 +316,7 @@ fn staff_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StaffRow> {
 }
 
 const STAFF_COLUMNS: &str =
-    "id, username, fullname, created_at, password_hash, totp_secret, totp_last_step";
+    "id, username, fullname, created_at, password_hash, totp_secret, totp_last_step, disabled";
 
 /// A staff account by id.
 pub fn staff_by_id(db: &Connection, id: u32) -> rusqlite::Result<Option<StaffRow>> {
@@ -203,14 +345,37 @@ pub fn staff_list(db: &Connection) -> rusqlite::Result<Vec<StaffAccount>> {
     rows.map(|r| r.map(|s| s.account)).collect()
 }
 
-/// Every service key.
-pub fn api_keys(db: &Connection) -> rusqlite::Result<Vec<ApiKey>> {
-    let mut q = db.prepare("SELECT id, name, created_at FROM api_keys ORDER BY id")?;
+/// Every service key, with its status at `now` (`creator_ok` tells whether a creator may
+/// still make keys).
+pub fn api_keys(
+    db: &Connection,
+    now: Timestamp,
+    creator_ok: &dyn Fn(u32) -> bool,
+) -> rusqlite::Result<Vec<ApiKey>> {
+    let mut q = db.prepare(
+        "SELECT id, name, created_at, created_by, expires_at, revoked_at FROM api_keys ORDER BY id",
+    )?;
     let rows = q.query_map([], |r| {
+        let created_by: Option<u32> = r.get(3)?;
+        let expires_at: Option<i64> = r.get(4)?;
+        let revoked_at = r.get::<_, Option<String>>(5)?.map(|t| parse_time(&t));
+        let status = if revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if expires_at.is_some_and(|e| e <= now.unix_seconds()) {
+            KeyStatus::Expired
+        } else if created_by.is_some_and(|u| !creator_ok(u)) {
+            KeyStatus::CreatorLacksRight
+        } else {
+            KeyStatus::Active
+        };
         Ok(ApiKey {
             id: r.get(0)?,
             name: r.get(1)?,
             created_at: parse_time(&r.get::<_, String>(2)?),
+            created_by,
+            expires_at: expires_at.map(Timestamp::from_unix_seconds),
+            revoked_at,
+            status,
         })
     })?;
     rows.collect()

@@ -1,5 +1,6 @@
 //! The audit report and the chain check.
 
+use crate::audit::AuditCut;
 use crate::caller::Caller;
 use crate::error::{ApiError, Params};
 use crate::reach::SITE_CONFIG;
@@ -9,7 +10,8 @@ use axum::extract::State;
 use capstan_api::{AuditPage, AuditQuery, ChainReport, ErrorBody, Reach};
 
 /// The audit log, filtered and paginated. Whole-site readers need `moodle/site:config`; a
-/// tenant administrator sees the entries about its tenant.
+/// tenant administrator sees the entries about its tenant; a support user the entries of
+/// its scope (about its tenants only, and, with the top-level site, entries about no tenant).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit",
     security(("bearer" = [])),
     params(AuditQuery),
@@ -24,16 +26,31 @@ pub async fn list(
     caller: Caller,
     Params(q): Params<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    let tenant = match caller.reach {
+    let cut = match &caller.reach {
         Reach::Site if caller.holds(SITE_CONFIG) => None,
-        Reach::Tenant { tenant } => Some(tenant),
+        Reach::Tenant { tenant } => Some(AuditCut {
+            untagged: false,
+            tenants: vec![*tenant],
+        }),
+        Reach::Scope { site, tenants } => {
+            let untagged = *site && caller.holds(SITE_CONFIG);
+            if !untagged && tenants.is_empty() {
+                return Err(ApiError::forbidden(
+                    "the audit log needs moodle/site:config, or a tenant reach for its tenant",
+                ));
+            }
+            Some(AuditCut {
+                untagged,
+                tenants: tenants.clone(),
+            })
+        }
         _ => {
             return Err(ApiError::forbidden(
                 "the audit log needs moodle/site:config, or a tenant reach for its tenant",
             ));
         }
     };
-    Ok(Json(crate::audit::page(&*st.db()?, &q, tenant)?))
+    Ok(Json(crate::audit::page(&*st.db()?, &q, cut.as_ref())?))
 }
 
 /// Recomputes the hash chain: any edited or deleted entry is found.

@@ -2,7 +2,7 @@
 
 use crate::caller::Caller;
 use crate::enforce::authorize;
-use crate::error::{ApiError, Id, Params, Text};
+use crate::error::{ApiError, Id, Params, Text, blocking};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
@@ -67,6 +67,7 @@ pub async fn export(caller: Caller, Id(id): Id) -> Result<impl IntoResponse, Api
         (status = 404, description = "unknown target role", body = ErrorBody),
         (status = 413, description = "body too large", body = ErrorBody),
         (status = 422, description = "the role cannot be written", body = ErrorBody),
+        (status = 503, description = "the database file is gone", body = ErrorBody),
     ))]
 pub async fn import(
     State(st): State<AppState>,
@@ -75,22 +76,26 @@ pub async fn import(
     Text(xml): Text,
 ) -> Result<Json<PresetImported>, ApiError> {
     caller.site_user()?;
-    let report = std::cell::RefCell::new(None);
-    let revision = st.commit_built(
-        &caller.author(),
-        &|e| {
-            let (ops, r) = e
-                .preset_ops(&xml, target.role.map(RoleId))
-                .map_err(preset_error)?;
-            *report.borrow_mut() = Some(r);
-            Ok(ops)
-        },
-        &|e, op| authorize(e, &caller, op),
-        &|_, _| Ok(()),
-    )?;
-    let report = report
-        .into_inner()
-        .ok_or_else(|| ApiError::internal("no preset report"))?;
+    let (revision, report) = blocking(move || {
+        let report = std::cell::RefCell::new(None);
+        let revision = st.commit_built(
+            &caller.author(),
+            &|e| {
+                let (ops, r) = e
+                    .preset_ops(&xml, target.role.map(RoleId))
+                    .map_err(preset_error)?;
+                *report.borrow_mut() = Some(r);
+                Ok(ops)
+            },
+            &|e, op| authorize(e, &caller, op),
+            &|_, _| Ok(()),
+        )?;
+        let report = report
+            .into_inner()
+            .ok_or_else(|| ApiError::internal("no preset report"))?;
+        Ok((revision, report))
+    })
+    .await?;
     Ok(Json(PresetImported {
         revision,
         role: report.role.0,

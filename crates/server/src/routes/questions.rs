@@ -14,17 +14,29 @@ use capstan_api::{
 };
 use capstan_core::{CheckOptions, ContextId, QueryError, RoleId, UserId};
 
-/// Refuses a question the caller may not ask, or that names what it may not see.
+/// Refuses a question the caller may not ask, or that names what it may not see. A context
+/// or user outside the caller's view answers exactly like one that does not exist, so that
+/// nobody maps another tenant by asking about itself.
 fn may_ask(c: &Caller, about: UserId, context: ContextId) -> Result<(), ApiError> {
     let mine = Some(about) == c.user;
+    let v = c.view();
     match c.reach {
         Reach::Site => Ok(()),
-        Reach::Own => ensure(
-            mine,
-            "asking about another user needs moodle/role:review (or a whole-site reach)",
-        ),
-        Reach::Tenant { .. } => {
-            let v = c.view();
+        Reach::Own => {
+            ensure(
+                mine,
+                "asking about another user needs moodle/role:review (or a whole-site reach)",
+            )?;
+            if v.context(context) {
+                Ok(())
+            } else {
+                Err(ApiError::from_query(QueryError::UnknownContext(context)))
+            }
+        }
+        Reach::Tenant { .. } | Reach::Scope { .. } => {
+            if mine && v.own_context(context) {
+                return Ok(());
+            }
             if !v.context(context) {
                 return Err(ApiError::from_query(QueryError::UnknownContext(context)));
             }
@@ -52,8 +64,8 @@ fn may_see_context(c: &Caller, context: ContextId) -> Result<(), ApiError> {
         Reach::Own => Err(ApiError::forbidden(
             "this question needs a whole-site or tenant reach",
         )),
-        Reach::Tenant { .. } if c.view().context(context) => Ok(()),
-        Reach::Tenant { .. } => Err(ApiError::from_query(QueryError::UnknownContext(context))),
+        _ if c.view().context(context) => Ok(()),
+        _ => Err(ApiError::from_query(QueryError::UnknownContext(context))),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Signing in and out.
 
 use crate::audit::Record;
-use crate::auth::{self, SESSION_SECONDS};
+use crate::auth::{self, AttemptKeys, SESSION_SECONDS};
 use crate::caller::Caller;
 use crate::error::{ApiError, Body};
 use crate::reach::{may_sign_in, reach_of};
@@ -17,51 +17,88 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::json;
 use std::net::SocketAddr;
 
-/// The client's address: the socket's peer (forwarding headers are not trusted); `local`
-/// when the router runs without a socket (tests).
-pub struct Peer(String);
+/// The client's address: the socket's peer, or, when the peer is a trusted reverse proxy
+/// (`--trusted-proxy`), the nearest address in `X-Forwarded-For` that is not one; `local`
+/// when the router runs without a socket. A client never chooses its own address: the
+/// header is read only from trusted proxies.
+pub struct Peer(pub String);
 
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
+impl axum::extract::FromRequestParts<AppState> for Peer {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
-        _: &S,
+        st: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+        else {
+            return Ok(Peer("local".into()));
+        };
         Ok(Peer(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-                .unwrap_or_else(|| "local".into()),
+            client_address(peer, &parts.headers, st.trusted_proxies()).to_string(),
         ))
     }
 }
 
-/// One sign-in attempt, throttled per account and per address.
+/// The client behind `peer`: through trusted proxies, the right-most forwarded address that
+/// is not itself a trusted proxy.
+pub fn client_address(
+    peer: std::net::IpAddr,
+    headers: &axum::http::HeaderMap,
+    trusted: &[std::net::IpAddr],
+) -> std::net::IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for value in headers.get_all("x-forwarded-for").iter().rev() {
+        let Ok(text) = value.to_str() else {
+            return client;
+        };
+        for part in text.rsplit(',') {
+            match part.trim().parse::<std::net::IpAddr>() {
+                Ok(ip) => {
+                    client = ip;
+                    if !trusted.contains(&ip) {
+                        return ip;
+                    }
+                }
+                Err(_) => return client,
+            }
+        }
+    }
+    client
+}
+
+/// One sign-in attempt, throttled per account-and-address and per address.
 struct Attempt<'a> {
     st: &'a AppState,
-    keys: [String; 2],
+    keys: AttemptKeys,
     now: Timestamp,
 }
 
 impl<'a> Attempt<'a> {
-    /// Starts an attempt, or refuses it (429) while the account or address is over the limit.
-    fn start(st: &'a AppState, account: String, peer: &str) -> Result<Self, ApiError> {
+    /// Starts an attempt, or refuses it (429, with `Retry-After`) while the account from
+    /// this address, or the address, must wait.
+    fn start(st: &'a AppState, account: &str, peer: &str) -> Result<Self, ApiError> {
         let attempt = Attempt {
             st,
-            keys: [account, format!("addr:{peer}")],
+            keys: AttemptKeys::new(account, peer),
             now: st.now(),
         };
-        if st
+        let wait = st
             .limiter()?
-            .blocked(&attempt.keys, attempt.now.unix_seconds())
-        {
+            .wait(&attempt.keys, attempt.now.unix_seconds());
+        if wait > 0 {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 codes::RATE_LIMITED,
-                "too many failed sign-ins: wait a few minutes",
-            ));
+                format!("too many failed sign-ins: wait {wait} s"),
+            )
+            .retry_after(wait));
         }
         Ok(attempt)
     }
@@ -83,7 +120,7 @@ impl<'a> Attempt<'a> {
                     self.now,
                     None,
                     action,
-                    json!({"username": username, "reason": code}),
+                    json!({"username": crate::limits::clip(username), "reason": code}),
                 ))
             });
         match logged {
@@ -91,16 +128,11 @@ impl<'a> Attempt<'a> {
             Err(e) => e,
         }
     }
-}
 
-/// Whether `password` matches `hash`; with no account, verifies against a dummy hash so that
-/// an unknown name takes as long as a wrong password.
-fn verify_or_dummy(password: &str, hash: Option<&str>) -> bool {
-    match hash {
-        Some(h) => auth::verify_password(password, h),
-        None => {
-            let _ = auth::verify_password(password, auth::dummy_hash());
-            false
+    /// Forgets this account-and-address's failures.
+    fn succeed(&self) {
+        if let Ok(mut l) = self.st.limiter() {
+            l.succeed(&self.keys);
         }
     }
 }
@@ -143,6 +175,7 @@ fn created(
         Token {
             holder,
             expires_at: Some(expires),
+            creator: None,
         },
     );
     let site = st.site();
@@ -186,7 +219,7 @@ pub async fn login(
     Peer(peer): Peer,
     Body(req): Body<Login>,
 ) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
-    let attempt = Attempt::start(&st, format!("user:{}", req.username), &peer)?;
+    let attempt = Attempt::start(&st, &format!("user:{}", req.username), &peer)?;
     let cred: Option<(u32, String)> = st
         .db()?
         .query_row(
@@ -195,11 +228,17 @@ pub async fn login(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let ok = verify_or_dummy(&req.password, cred.as_ref().map(|c| c.1.as_str()));
+    let ok = auth::verify_async(&req.password, cred.as_ref().map(|c| c.1.as_str())).await?;
     let site = st.site();
+    // The credential must still be its user's, under the name the user has now.
     let user = cred
         .filter(|_| ok)
         .map(|c| UserId(c.0))
+        .filter(|u| {
+            site.engine
+                .user(*u)
+                .is_some_and(|x| x.username == req.username)
+        })
         .filter(|u| may_sign_in(&site.engine, *u));
     let Some(user) = user else {
         return Err(attempt.refuse(
@@ -209,6 +248,8 @@ pub async fn login(
             "wrong username or password",
         ));
     };
+    attempt.succeed();
+    st.check_store()?;
     let t = new_token(attempt.now)?;
     {
         let db = st.db()?;
@@ -255,14 +296,15 @@ pub async fn staff_login(
                 .with_code(codes::SUPPORT_DISABLED),
         );
     }
-    let attempt = Attempt::start(&st, format!("staff:{}", req.username), &peer)?;
+    let attempt = Attempt::start(&st, &format!("staff:{}", req.username), &peer)?;
     let now = attempt.now;
     let staff = store::staff_by_name(&*st.db()?, &req.username)?;
-    let password_ok = verify_or_dummy(
+    let password_ok = auth::verify_async(
         &req.password,
         staff.as_ref().map(|s| s.password_hash.as_str()),
-    );
-    let Some(staff) = staff.filter(|_| password_ok) else {
+    )
+    .await?;
+    let Some(staff) = staff.filter(|s| password_ok && !s.account.disabled) else {
         return Err(attempt.refuse(
             "staff_login_failed",
             &req.username,
@@ -270,24 +312,43 @@ pub async fn staff_login(
             "wrong username or password",
         ));
     };
-    let secret = totp::base32_decode(&staff.totp_secret).unwrap_or_default();
-    let Some(step) = totp::verify(&secret, &req.totp, now.unix_seconds(), staff.totp_last_step)
-    else {
-        return Err(attempt.refuse(
+    let secret = st
+        .secrets()
+        .open(&staff.totp_secret)
+        .and_then(|b32| totp::base32_decode(&b32))
+        .unwrap_or_default();
+    let refuse_code = || {
+        attempt.refuse(
             "staff_login_failed",
             &req.username,
             codes::BAD_SECOND_FACTOR,
             "the code is wrong, expired or already used",
-        ));
+        )
     };
+    if secret.is_empty() {
+        return Err(refuse_code());
+    }
+    let Some(step) = totp::verify(&secret, &req.totp, now.unix_seconds(), staff.totp_last_step)
+    else {
+        return Err(refuse_code());
+    };
+    st.check_store()?;
     let t = new_token(now)?;
     let grant = {
         let db = st.db()?;
         let tx = db.unchecked_transaction()?;
-        tx.execute(
-            "UPDATE staff SET totp_last_step = ?2 WHERE id = ?1",
+        // A code works once: only the first sign-in to move the last used step past it wins,
+        // however many arrive at the same time.
+        let won = tx.execute(
+            "UPDATE staff SET totp_last_step = ?2
+             WHERE id = ?1 AND totp_last_step < ?2 AND disabled = 0",
             params![staff.account.id, step],
         )?;
+        if won != 1 {
+            drop(tx);
+            drop(db);
+            return Err(refuse_code());
+        }
         tx.execute(
             "INSERT INTO staff_sessions (token_hash, staff_id, expires_at) VALUES (?1, ?2, ?3)",
             params![t.hash, staff.account.id, t.expires],
@@ -305,6 +366,7 @@ pub async fn staff_login(
         tx.commit()?;
         grant
     };
+    attempt.succeed();
     let user = grant.as_ref().map(|g| UserId(g.user));
     let holder = Holder::Staff(staff.account.id);
     Ok(created(&st, t, holder, Some(staff.account), grant, user))

@@ -3,8 +3,8 @@
 
 use crate::caller::Caller;
 use crate::enforce::authorize;
-use crate::error::{ApiError, Body, Params, Text};
-use crate::reach::View;
+use crate::error::{ApiError, Body, Params, Text, blocking};
+use crate::reach::{View, cut_key};
 use crate::state::{AppState, CommitError};
 use crate::store;
 use axum::Json;
@@ -18,10 +18,10 @@ use capstan_api::{
 };
 use capstan_core::{Site, SnapshotDoc, validate};
 
-fn etag(revision: u64, reach: Reach) -> String {
+fn etag(revision: u64, reach: &Reach) -> String {
     match reach {
-        Reach::Tenant { tenant } => format!("\"{revision}-t{tenant}\""),
-        _ => format!("\"{revision}\""),
+        Reach::Site => format!("\"{revision}\""),
+        _ => format!("\"{revision}-{}\"", cut_key(reach)),
     }
 }
 
@@ -52,7 +52,7 @@ fn need_site(caller: &Caller) -> Result<(), ApiError> {
 pub async fn get_site(caller: Caller, headers: HeaderMap) -> Result<Response, ApiError> {
     need_site(&caller)?;
     let site = &caller.site;
-    let tag = etag(site.revision, caller.reach);
+    let tag = etag(site.revision, &caller.reach);
     let mut h = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_str(&tag) {
         h.insert(header::ETAG, v);
@@ -66,7 +66,7 @@ pub async fn get_site(caller: Caller, headers: HeaderMap) -> Result<Response, Ap
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
     let json = site
-        .json_for(caller.reach)
+        .json_for(&caller.reach)
         .ok_or_else(|| ApiError::internal("no snapshot for the reach"))?;
     h.insert(
         header::CONTENT_TYPE,
@@ -75,20 +75,26 @@ pub async fn get_site(caller: Caller, headers: HeaderMap) -> Result<Response, Ap
     Ok((StatusCode::OK, h, json.to_string()).into_response())
 }
 
-/// Changes cut to what the view may see: edits naming another tenant's contexts or users
-/// are left out (a change left with no edit is still listed, so revisions have no gaps).
-fn visible_changes(view: &View<'_>, changes: Vec<Change>) -> Vec<Change> {
-    if view.reach == Reach::Site {
+/// Changes cut to what the view may see, exactly as the snapshot is cut: edits about another
+/// tenant's contexts, users or settings are left out or reduced ([`View::read_edit`]); the
+/// author and support identifier show only when the author is in view. A change left with no
+/// edit is still listed, so revisions have no gaps. A caller that may read no site reads
+/// no edit at all.
+pub fn visible_changes(view: &View<'_>, changes: Vec<Change>) -> Vec<Change> {
+    if view.whole() {
         return changes;
     }
     changes
         .into_iter()
-        .map(|mut c| {
-            c.ops.retain(|op| view.edit(op));
-            if view.tenant().is_some() {
-                c.by = c.by.filter(|u| view.user(capstan_core::UserId(*u)));
+        .map(|c| {
+            let by = c.by.filter(|u| view.user(capstan_core::UserId(*u)));
+            Change {
+                revision: c.revision,
+                ops: c.ops.iter().filter_map(|op| view.read_edit(op)).collect(),
+                support_identifier: c.support_identifier.filter(|_| by.is_some()),
+                by,
+                at: c.at,
             }
-            c
         })
         .collect()
 }
@@ -132,6 +138,7 @@ pub async fn get_changes(
         (status = 409, description = "stale base revision, with the changes missed", body = Conflict),
         (status = 413, description = "body too large", body = ErrorBody),
         (status = 422, description = "an edit does not apply (details.index, details.issues)", body = ErrorBody),
+        (status = 503, description = "the database file is gone", body = ErrorBody),
     ))]
 pub async fn post_changes(
     State(st): State<AppState>,
@@ -139,39 +146,42 @@ pub async fn post_changes(
     Body(batch): Body<ChangeBatch>,
 ) -> Result<Response, ApiError> {
     caller.site_user()?;
-    let result = st.commit(
-        &caller.author(),
-        Some(batch.base_revision),
-        batch.ops,
-        &|e, op| authorize(e, &caller, op),
-        &|_, _| Ok(()),
-    );
-    match result {
-        Ok(revision) => Ok(Json(Accepted { revision }).into_response()),
-        Err(CommitError::Refused(e)) => Err(e),
-        Err(CommitError::Stale { revision }) => {
-            let site = st.site();
-            let view = View {
-                engine: &site.engine,
-                reach: caller.reach,
-                me: caller.user,
-            };
-            let missed = store::changes_since(&*st.db()?, batch.base_revision)?;
-            Ok((
-                StatusCode::CONFLICT,
-                Json(Conflict {
-                    code: codes::STALE_REVISION.into(),
-                    message: format!(
-                        "the site is at revision {revision}, not {}: pull, then resolve",
-                        batch.base_revision
-                    ),
-                    revision,
-                    missed: visible_changes(&view, missed),
-                }),
-            )
-                .into_response())
+    blocking(move || {
+        let result = st.commit(
+            &caller.author(),
+            Some(batch.base_revision),
+            batch.ops,
+            &|e, op| authorize(e, &caller, op),
+            &|_, _| Ok(()),
+        );
+        match result {
+            Ok(revision) => Ok(Json(Accepted { revision }).into_response()),
+            Err(CommitError::Refused(e)) => Err(e),
+            Err(CommitError::Stale { revision }) => {
+                let site = st.site();
+                let view = View {
+                    engine: &site.engine,
+                    reach: &caller.reach,
+                    me: caller.user,
+                };
+                let missed = store::changes_since(&*st.db()?, batch.base_revision)?;
+                Ok((
+                    StatusCode::CONFLICT,
+                    Json(Conflict {
+                        code: codes::STALE_REVISION.into(),
+                        message: format!(
+                            "the site is at revision {revision}, not {}: pull, then resolve",
+                            batch.base_revision
+                        ),
+                        revision,
+                        missed: visible_changes(&view, missed),
+                    }),
+                )
+                    .into_response())
+            }
         }
-    }
+    })
+    .await
 }
 
 /// Validates a snapshot (not stored): every problem with its code and JSON path.

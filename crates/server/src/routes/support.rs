@@ -5,7 +5,7 @@
 use crate::audit::Record;
 use crate::auth;
 use crate::caller::Caller;
-use crate::error::{ApiError, Body, Id, Params, ensure};
+use crate::error::{ApiError, Body, Id, Params, blocking, ensure};
 use crate::state::{AppState, Author, CommitError};
 use crate::store::{self, Holder, NewGrant};
 use crate::totp;
@@ -14,7 +14,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use capstan_api::{
     AllowRequest, DenyRequest, ErrorBody, GrantStatus, NewStaff, NewSupportRequest, RequestStatus,
-    RequestsQuery, StaffAccount, StaffCreated, SupportGrant, SupportRequest, SupportScope, codes,
+    RequestsQuery, StaffAccount, StaffCreated, SupportGrant, SupportRequest, SupportScope,
+    TotpReset, codes,
 };
 use capstan_core::queries::caps;
 use capstan_core::snapshot::UserDoc;
@@ -123,9 +124,11 @@ pub async fn create_staff(
             "a username has 1 to 100 characters and no spaces",
         ));
     }
-    let hash = auth::new_password_hash(&req.password)?;
+    let hash = auth::new_password_hash(&req.password).await?;
     let secret = totp::base32_encode(&auth::random_bytes(20).map_err(ApiError::internal)?);
+    let sealed = st.secrets().seal(&secret).map_err(ApiError::internal)?;
     let now = caller.now;
+    st.check_store()?;
     let db = st.db()?;
     if store::staff_by_name(&db, &username)?.is_some() {
         return Err(ApiError::new(
@@ -138,7 +141,7 @@ pub async fn create_staff(
     tx.execute(
         "INSERT INTO staff (username, fullname, password_hash, totp_secret, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![username, req.fullname, hash, secret, now.to_string()],
+        params![username, req.fullname, hash, sealed, now.to_string()],
     )?;
     let id = tx.last_insert_rowid() as u32;
     crate::audit::append(
@@ -154,6 +157,7 @@ pub async fn create_staff(
                 username: username.clone(),
                 fullname: req.fullname,
                 created_at: now,
+                disabled: false,
             },
             otpauth_uri: totp::otpauth_uri("Capstan", &username, &secret),
             totp_secret: secret,
@@ -269,7 +273,18 @@ pub async fn allow(
     Id(id): Id,
     Body(req): Body<AllowRequest>,
 ) -> Result<Json<SupportGrant>, ApiError> {
-    let admin = need_granter(&caller)?;
+    blocking(move || allow_now(&st, &caller, id, req))
+        .await
+        .map(Json)
+}
+
+fn allow_now(
+    st: &AppState,
+    caller: &Caller,
+    id: u64,
+    req: AllowRequest,
+) -> Result<SupportGrant, ApiError> {
+    let admin = need_granter(caller)?;
     let e = &caller.site.engine;
     if !e.settings().support_access {
         return Err(disabled());
@@ -306,14 +321,8 @@ pub async fn allow(
     let identifier = format!("sup-{}", auth::random_hex(6).map_err(ApiError::internal)?);
     let user = Cell::new(UserId(0));
     let build = |e: &Engine| -> Result<Vec<EditOp>, ApiError> {
-        let id = UserId(
-            e.users()
-                .iter()
-                .map(|u| u.id.0)
-                .max()
-                .unwrap_or(0)
-                .saturating_add(1),
-        );
+        // Never a former user's id: a new user inherits nothing of an old one.
+        let id = st.next_user_id(e)?;
         user.set(id);
         Ok(grant_ops(
             e,
@@ -370,7 +379,7 @@ pub async fn allow(
     )?;
     let grant = store::grant(&*st.db()?, made.get(), st.now())?
         .ok_or_else(|| ApiError::internal("grant vanished"))?;
-    Ok(Json(grant.grant))
+    Ok(grant.grant)
 }
 
 /// The edits that make a temporary support user and its support assignments: at the system
@@ -520,14 +529,17 @@ pub async fn revoke(
     Id(id): Id,
 ) -> Result<Json<SupportGrant>, ApiError> {
     need_granter(&caller)?;
-    let now = caller.now;
-    let row = store::grant(&*st.db()?, id, now)?.ok_or_else(|| unknown("grant", id))?;
-    if row.grant.status != GrantStatus::Active {
-        return Err(state_error(format!("grant {id} has already ended")));
-    }
-    end_grant(&st, &caller.author(), &row.grant, Some(&caller), now)?;
-    let row = store::grant(&*st.db()?, id, st.now())?.ok_or_else(|| unknown("grant", id))?;
-    Ok(Json(row.grant))
+    blocking(move || {
+        let now = caller.now;
+        let row = store::grant(&*st.db()?, id, now)?.ok_or_else(|| unknown("grant", id))?;
+        if row.grant.status != GrantStatus::Active {
+            return Err(state_error(format!("grant {id} has already ended")));
+        }
+        end_grant(&st, &caller.author(), &row.grant, Some(&caller), now)?;
+        let row = store::grant(&*st.db()?, id, st.now())?.ok_or_else(|| unknown("grant", id))?;
+        Ok(Json(row.grant))
+    })
+    .await
 }
 
 /// Ends a grant: marks it (revoked, when `revoker` is given), deletes its temporary user from
@@ -586,12 +598,176 @@ fn end_grant(
 
 /// Removes the temporary users of grants that have ended (expired or revoked); returns how
 /// many. The engine already refuses them from their expiry instant on (it evaluates `until`);
-/// this takes them off the site. The server runs it every few seconds.
+/// this takes them off the site. Sessions whose time is over go too. The server runs it every
+/// few seconds.
 pub fn sweep(st: &AppState) -> Result<usize, ApiError> {
+    st.purge_sessions()?;
     let now = st.now();
     let ended = store::ended_grants(&*st.db()?, now)?;
     for g in &ended {
         end_grant(st, &Author::default(), g, None, now)?;
     }
     Ok(ended.len())
+}
+
+fn staff_account(st: &AppState, id: u64) -> Result<store::StaffRow, ApiError> {
+    let Ok(staff) = u32::try_from(id) else {
+        return Err(unknown("staff account", id));
+    };
+    store::staff_by_id(&*st.db()?, staff)?.ok_or_else(|| unknown("staff account", id))
+}
+
+/// Ends every session of a staff account (rows and tokens).
+fn end_staff_sessions(tx: &rusqlite::Transaction<'_>, staff: u32) -> Result<(), ApiError> {
+    tx.execute(
+        "DELETE FROM staff_sessions WHERE staff_id = ?1",
+        params![staff],
+    )?;
+    Ok(())
+}
+
+/// Disables a staff account: it cannot sign in, its sessions end at once and its active
+/// grants are revoked (their temporary users removed).
+#[utoipa::path(post, path = "/api/v1/support/staff/{id}/disable", tag = "support",
+    security(("bearer" = [])),
+    params(("id" = u64, Path, description = "the staff account", minimum = 1)),
+    responses(
+        (status = 200, description = "the account, disabled", body = StaffAccount),
+        (status = 400, description = "not an id", body = ErrorBody),
+        (status = 401, description = "not signed in", body = ErrorBody),
+        (status = 403, description = "needs capstan/support:grant", body = ErrorBody),
+        (status = 404, description = "no such staff account", body = ErrorBody),
+        (status = 503, description = "the database file is gone", body = ErrorBody),
+    ))]
+pub async fn disable_staff(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Json<StaffAccount>, ApiError> {
+    need_granter(&caller)?;
+    blocking(move || set_disabled(&st, &caller, id, true))
+        .await
+        .map(Json)
+}
+
+/// Enables a disabled staff account again (it signs in with its password and TOTP).
+#[utoipa::path(post, path = "/api/v1/support/staff/{id}/enable", tag = "support",
+    security(("bearer" = [])),
+    params(("id" = u64, Path, description = "the staff account", minimum = 1)),
+    responses(
+        (status = 200, description = "the account, enabled", body = StaffAccount),
+        (status = 400, description = "not an id", body = ErrorBody),
+        (status = 401, description = "not signed in", body = ErrorBody),
+        (status = 403, description = "needs capstan/support:grant", body = ErrorBody),
+        (status = 404, description = "no such staff account", body = ErrorBody),
+        (status = 503, description = "the database file is gone", body = ErrorBody),
+    ))]
+pub async fn enable_staff(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Json<StaffAccount>, ApiError> {
+    need_granter(&caller)?;
+    blocking(move || set_disabled(&st, &caller, id, false))
+        .await
+        .map(Json)
+}
+
+fn set_disabled(
+    st: &AppState,
+    caller: &Caller,
+    id: u64,
+    disabled: bool,
+) -> Result<StaffAccount, ApiError> {
+    let staff = staff_account(st, id)?.account;
+    st.check_store()?;
+    if disabled {
+        let active: Vec<SupportGrant> = store::grants(&*st.db()?, Some(staff.id), caller.now)?
+            .into_iter()
+            .map(|g| g.grant)
+            .filter(|g| g.status == GrantStatus::Active)
+            .collect();
+        for g in &active {
+            end_grant(st, &caller.author(), g, Some(caller), caller.now)?;
+        }
+    }
+    {
+        let db = st.db()?;
+        let tx = db.unchecked_transaction()?;
+        tx.execute(
+            "UPDATE staff SET disabled = ?2 WHERE id = ?1",
+            params![staff.id, i64::from(disabled)],
+        )?;
+        if disabled {
+            end_staff_sessions(&tx, staff.id)?;
+        }
+        let action = if disabled {
+            "staff_disabled"
+        } else {
+            "staff_enabled"
+        };
+        crate::audit::append(
+            &tx,
+            &caller.record(
+                action,
+                json!({"staff": staff.id, "username": staff.username}),
+            ),
+        )?;
+        tx.commit()?;
+    }
+    if disabled {
+        st.drop_tokens(|_, t| t.holder != Holder::Staff(staff.id));
+    }
+    Ok(staff_account(st, id)?.account)
+}
+
+/// Resets a staff account's second factor: a new TOTP secret, shown this once; the old one
+/// stops working and the account's sessions end.
+#[utoipa::path(post, path = "/api/v1/support/staff/{id}/totp", tag = "support",
+    security(("bearer" = [])),
+    params(("id" = u64, Path, description = "the staff account", minimum = 1)),
+    responses(
+        (status = 200, description = "the new secret", body = TotpReset),
+        (status = 400, description = "not an id", body = ErrorBody),
+        (status = 401, description = "not signed in", body = ErrorBody),
+        (status = 403, description = "needs capstan/support:grant", body = ErrorBody),
+        (status = 404, description = "no such staff account", body = ErrorBody),
+        (status = 503, description = "the database file is gone", body = ErrorBody),
+    ))]
+pub async fn reset_totp(
+    State(st): State<AppState>,
+    caller: Caller,
+    Id(id): Id,
+) -> Result<Json<TotpReset>, ApiError> {
+    need_granter(&caller)?;
+    blocking(move || {
+        let staff = staff_account(&st, id)?.account;
+        let secret = totp::base32_encode(&auth::random_bytes(20).map_err(ApiError::internal)?);
+        let sealed = st.secrets().seal(&secret).map_err(ApiError::internal)?;
+        st.check_store()?;
+        {
+            let db = st.db()?;
+            let tx = db.unchecked_transaction()?;
+            tx.execute(
+                "UPDATE staff SET totp_secret = ?2, totp_last_step = 0 WHERE id = ?1",
+                params![staff.id, sealed],
+            )?;
+            end_staff_sessions(&tx, staff.id)?;
+            crate::audit::append(
+                &tx,
+                &caller.record(
+                    "staff_totp_reset",
+                    json!({"staff": staff.id, "username": staff.username}),
+                ),
+            )?;
+            tx.commit()?;
+        }
+        st.drop_tokens(|_, t| t.holder != Holder::Staff(staff.id));
+        Ok(Json(TotpReset {
+            otpauth_uri: totp::otpauth_uri("Capstan", &staff.username, &secret),
+            totp_secret: secret,
+            account: staff,
+        }))
+    })
+    .await
 }

@@ -209,7 +209,24 @@ fn users_without_site_rights_ask_only_about_themselves_and_sessions_expire() {
         Some(json!({"password": "short"})),
     );
     assert_eq!((r.status, r.code()), (400, "weak_password"));
-    set_password(&s, &t, 13, "partner-pass-2");
+    let r = s.call(
+        "PUT",
+        "/api/v1/users/13/password",
+        Some(&t),
+        Some(json!({"password": "partner-pass-2"})),
+    );
+    assert_eq!(
+        (r.status, r.code()),
+        (403, "bad_credentials"),
+        "one's own password needs the current one"
+    );
+    let r = s.call(
+        "PUT",
+        "/api/v1/users/13/password",
+        Some(&t),
+        Some(json!({"password": "partner-pass-2", "current_password": "partner-pass"})),
+    );
+    assert_eq!(r.status, 204, "{}", r.text);
     assert_eq!(s.get("/api/v1/sessions/current", &other).status, 401);
     assert_eq!(s.get("/api/v1/sessions/current", &t).status, 200);
     // Sign out ends the token at once.
@@ -259,6 +276,8 @@ fn edits_and_sessions_survive_a_restart_and_a_tampered_audit_log_is_detected() {
     let options = || OpenOptions {
         admin_password: Some("pw-123456".into()),
         seed: Some(tenants_fixture()),
+        create: true,
+        ..OpenOptions::default()
     };
     let token = {
         let s = Server::start_in(&dir, options(), clock.clone());

@@ -3,7 +3,6 @@
 use capstan_core::Timestamp;
 use capstan_server::{AppState, Clock, OpenOptions, router};
 use serde_json::{Value, json};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -179,11 +178,7 @@ impl Server {
                 .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                axum::serve(
-                    listener,
-                    app.into_make_service_with_connect_info::<SocketAddr>(),
-                )
-                .with_graceful_shutdown(async {
+                capstan_server::serve(listener, app, async {
                     let _ = stopped.await;
                 })
                 .await
@@ -209,6 +204,8 @@ impl Server {
             OpenOptions {
                 admin_password: Some("admin-pass-1".into()),
                 seed,
+                create: true,
+                ..OpenOptions::default()
             },
             clock,
         )

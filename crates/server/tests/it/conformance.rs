@@ -96,7 +96,10 @@ fn the_corpus_passes_through_the_rest_api() {
         "conformance-validator",
         Some(crate::common::tenants_fixture()),
     );
-    let (_, vkey) = validator.state.create_api_key("conformance", None).unwrap();
+    let (_, vkey) = validator
+        .state
+        .create_api_key("conformance", None, None)
+        .unwrap();
     for (i, path) in list.iter().enumerate() {
         let text = std::fs::read_to_string(path).unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap();
@@ -112,7 +115,7 @@ fn the_corpus_passes_through_the_rest_api() {
         let (client, key) = match &server {
             Some(s) => (
                 s.client.clone(),
-                s.state.create_api_key("conformance", None).unwrap().1,
+                s.state.create_api_key("conformance", None, None).unwrap().1,
             ),
             None => (validator.client.clone(), vkey.clone()),
         };

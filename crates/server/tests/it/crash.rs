@@ -21,6 +21,7 @@ fn spawn(dir: &std::path::Path, port: u16) -> (Child, Client) {
         .args([
             "--db",
             "capstan.db",
+            "--create",
             "--listen",
             &format!("127.0.0.1:{port}"),
             "--seed",

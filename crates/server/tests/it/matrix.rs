@@ -1,5 +1,6 @@
 //! The authorisation matrix: every endpoint × (admin, manager, tenant domain manager of T1,
-//! member of T2, support user scoped to T1, expired support user, service key, anonymous).
+//! member of T2, support user scoped to T1, support user scoped to the top-level site only,
+//! expired support user, service key, anonymous).
 //! Each cell is allowed or refused by the table below; a refused cell must not succeed and an
 //! allowed one must, and no answer to a caller scoped to one tenant names the other tenant.
 
@@ -14,6 +15,7 @@ enum P {
     Tdm1,
     Member2,
     SupportT1,
+    SupportSite,
     SupportExpired,
     Key,
     Anonymous,
@@ -21,12 +23,13 @@ enum P {
 
 use P::*;
 
-const ALL: [P; 8] = [
+const ALL: [P; 9] = [
     Admin,
     Manager,
     Tdm1,
     Member2,
     SupportT1,
+    SupportSite,
     SupportExpired,
     Key,
     Anonymous,
@@ -61,7 +64,11 @@ fn cell(
 }
 
 fn cells(rev: u64, who: P, self_id: u32, preset: &str) -> Vec<Cell> {
-    let site_readers = [Admin, Manager, Tdm1, SupportT1, Key];
+    let site_readers = [Admin, Manager, Tdm1, SupportT1, SupportSite, Key];
+    // Questions about tenant 1 (a support grant for the top-level site never reaches it).
+    let t1_readers = [Admin, Manager, Tdm1, SupportT1, Key];
+    // Role definitions and the top-level site.
+    let site_admins = [Admin, Manager, SupportSite];
     let tag = format!("{who:?}").to_lowercase();
     let batch = |ops: Value| Some(json!({"base_revision": rev, "ops": ops}));
     let assign_pair = |user: u32, ctx: u32| {
@@ -85,6 +92,7 @@ fn cells(rev: u64, who: P, self_id: u32, preset: &str) -> Vec<Cell> {
                 Tdm1,
                 Member2,
                 SupportT1,
+                SupportSite,
                 SupportExpired,
                 Key,
             ],
@@ -125,7 +133,7 @@ fn cells(rev: u64, who: P, self_id: u32, preset: &str) -> Vec<Cell> {
                 json!([{"op": "set_permission", "role": 5, "context": 1, "capability": "moodle/course:update",
                 "permission": if rev.is_multiple_of(2) { Some("prevent") } else { None }}]),
             ),
-            &[Admin, Manager],
+            &site_admins,
         ),
         cell(
             "assign in T1",
@@ -157,21 +165,52 @@ fn cells(rev: u64, who: P, self_id: u32, preset: &str) -> Vec<Cell> {
             batch(
                 json!([{"op": "put_context", "context": {"id": 500 + rev as u32, "level": "course", "parent": 6}}]),
             ),
-            &[Admin, Manager],
+            &site_admins,
+        ),
+        cell(
+            "suspend the site admin",
+            "POST",
+            "/api/v1/changes",
+            batch(
+                json!([{"op": "put_user", "user": {"id": 2, "username": "admin", "fullname": "Site Administrator", "suspended": true}}]),
+            ),
+            &[],
+        ),
+        cell(
+            "delete the site admin",
+            "POST",
+            "/api/v1/changes",
+            batch(json!([{"op": "delete_user", "user": 2}])),
+            &[],
         ),
         cell(
             "check self",
             "POST",
             "/api/v1/check",
             Some(json!({"user": self_id, "capability": "moodle/course:view", "context": 10})),
-            &with_users,
+            &with_users
+                .iter()
+                .copied()
+                .filter(|p| !matches!(p, Member2 | SupportSite))
+                .collect::<Vec<_>>(),
+        ),
+        cell(
+            "check self at the site course",
+            "POST",
+            "/api/v1/check",
+            Some(json!({"user": self_id, "capability": "moodle/course:view", "context": 12})),
+            &with_users
+                .iter()
+                .copied()
+                .filter(|p| !matches!(p, SupportT1))
+                .collect::<Vec<_>>(),
         ),
         cell(
             "check T1 user",
             "POST",
             "/api/v1/check",
             Some(json!({"user": 12, "capability": "moodle/course:view", "context": 10})),
-            &site_readers,
+            &t1_readers,
         ),
         cell(
             "check T2 user",
@@ -185,14 +224,14 @@ fn cells(rev: u64, who: P, self_id: u32, preset: &str) -> Vec<Cell> {
             "POST",
             "/api/v1/explain",
             Some(json!({"user": 12, "capability": "moodle/course:update", "context": 10})),
-            &site_readers,
+            &t1_readers,
         ),
         cell(
             "explain site course",
             "POST",
             "/api/v1/explain",
             Some(json!({"user": 13, "capability": "moodle/course:view", "context": 12})),
-            &[Admin, Manager, Key],
+            &[Admin, Manager, SupportSite, Key],
         ),
         cell(
             "permissions T2",
@@ -206,7 +245,7 @@ fn cells(rev: u64, who: P, self_id: u32, preset: &str) -> Vec<Cell> {
             "POST",
             "/api/v1/users-with-capability",
             Some(json!({"capability": "moodle/course:view", "context": 10})),
-            &site_readers,
+            &t1_readers,
         ),
         cell(
             "who has in T2",
@@ -227,14 +266,14 @@ fn cells(rev: u64, who: P, self_id: u32, preset: &str) -> Vec<Cell> {
             "POST",
             "/api/v1/can-assign",
             Some(json!({"user": 10, "role": 5, "context": 10})),
-            &site_readers,
+            &t1_readers,
         ),
         cell(
             "can override",
             "POST",
             "/api/v1/can-override",
             Some(json!({"user": 10, "role": 5, "context": 10, "capability": "moodle/course:view"})),
-            &site_readers,
+            &t1_readers,
         ),
         cell(
             "can switch",
@@ -255,7 +294,7 @@ fn cells(rev: u64, who: P, self_id: u32, preset: &str) -> Vec<Cell> {
             "POST",
             "/api/v1/visibility",
             Some(json!({"user": 12, "context": 10})),
-            &site_readers,
+            &t1_readers,
         ),
         cell(
             "visible items T2",
@@ -275,6 +314,7 @@ fn cells(rev: u64, who: P, self_id: u32, preset: &str) -> Vec<Cell> {
                 Tdm1,
                 Member2,
                 SupportT1,
+                SupportSite,
                 SupportExpired,
                 Key,
             ],
@@ -297,21 +337,35 @@ fn cells(rev: u64, who: P, self_id: u32, preset: &str) -> Vec<Cell> {
                     &format!("<shortname>s{tag}{rev}</shortname>"),
                 ),
             )),
-            allowed: vec![Admin, Manager],
+            allowed: site_admins.to_vec(),
         },
         cell(
             "audit",
             "GET",
             "/api/v1/audit?limit=500",
             None,
-            &[Admin, Manager, Tdm1, SupportT1],
+            &[Admin, Manager, Tdm1, SupportT1, SupportSite],
         ),
         cell(
             "audit verify",
             "GET",
             "/api/v1/audit/verify",
             None,
-            &[Admin, Manager],
+            &site_admins,
+        ),
+        cell(
+            "password of the site admin",
+            "PUT",
+            "/api/v1/users/2/password",
+            Some(json!({"password": "admin-pass-1", "current_password": "admin-pass-1"})),
+            &[Admin],
+        ),
+        cell(
+            "own password without the current one",
+            "PUT",
+            &format!("/api/v1/users/{}/password", self_id.max(1)),
+            Some(json!({"password": "a-new-pass-1"})),
+            &[],
         ),
         cell(
             "password of a T1 user",
@@ -328,6 +382,7 @@ fn cells(rev: u64, who: P, self_id: u32, preset: &str) -> Vec<Cell> {
             &[Admin, Manager],
         ),
         cell("keys", "GET", "/api/v1/api-keys", None, &[Admin, Manager]),
+        cell("revoke a key", "DELETE", "/api/v1/api-keys/999", None, &[]),
         cell(
             "new key",
             "POST",
@@ -336,6 +391,20 @@ fn cells(rev: u64, who: P, self_id: u32, preset: &str) -> Vec<Cell> {
             &[Admin, Manager],
         ),
         cell("staff", "GET", "/api/v1/support/staff", None, &[Admin]),
+        cell(
+            "disable staff",
+            "POST",
+            "/api/v1/support/staff/999/disable",
+            None,
+            &[],
+        ),
+        cell(
+            "reset a staff TOTP",
+            "POST",
+            "/api/v1/support/staff/999/totp",
+            None,
+            &[],
+        ),
         cell(
             "new staff",
             "POST",
@@ -348,21 +417,21 @@ fn cells(rev: u64, who: P, self_id: u32, preset: &str) -> Vec<Cell> {
             "GET",
             "/api/v1/support/requests",
             None,
-            &[Admin, SupportT1, SupportExpired],
+            &[Admin, SupportT1, SupportSite, SupportExpired],
         ),
         cell(
             "new support request",
             "POST",
             "/api/v1/support/requests",
             Some(json!({"reason": "more", "scope": {"tenants": [1]}})),
-            &[SupportT1, SupportExpired],
+            &[SupportT1, SupportSite, SupportExpired],
         ),
         cell(
             "support grants",
             "GET",
             "/api/v1/support/grants",
             None,
-            &[Admin, SupportT1, SupportExpired],
+            &[Admin, SupportT1, SupportSite, SupportExpired],
         ),
         cell(
             "allow a request",
@@ -401,9 +470,12 @@ fn no_caller_succeeds_where_it_is_not_allowed_or_sees_another_tenant() {
     let vendor = make_staff(&s, &admin, "vendor_t1");
     let t = staff_login(&s, &vendor);
     let active = grant(&s, &admin, &t, json!({"tenants": [1]}), 1);
+    let site_vendor = make_staff(&s, &admin, "vendor_site");
+    let t = staff_login(&s, &site_vendor);
+    let site_only = grant(&s, &admin, &t, json!({"site": true}), 1);
     s.advance(30);
     let preset = s.get("/api/v1/roles/5/preset", &admin).text;
-    let (_, key) = s.state.create_api_key("matrix", None).unwrap();
+    let (_, key) = s.state.create_api_key("matrix", None, None).unwrap();
     let tokens: Vec<(P, Option<String>, u32)> = vec![
         (Admin, Some(admin.clone()), 2),
         (Manager, Some(s.login("manager", "manager-pass")), 3),
@@ -415,6 +487,11 @@ fn no_caller_succeeds_where_it_is_not_allowed_or_sees_another_tenant() {
             active["user"].as_u64().unwrap() as u32,
         ),
         (
+            SupportSite,
+            Some(staff_login(&s, &site_vendor)),
+            site_only["user"].as_u64().unwrap() as u32,
+        ),
+        (
             SupportExpired,
             Some(staff_login(&s, &old)),
             expired["user"].as_u64().unwrap() as u32,
@@ -422,6 +499,7 @@ fn no_caller_succeeds_where_it_is_not_allowed_or_sees_another_tenant() {
         (Key, Some(key), 0),
         (Anonymous, None, 0),
     ];
+    let both_tenants: Vec<&str> = T1_WORDS.iter().chain(&T2_WORDS).copied().collect();
     let mut problems = Vec::new();
     let mut cells_run = 0;
     for (who, token, self_id) in &tokens {
@@ -457,6 +535,7 @@ fn no_caller_succeeds_where_it_is_not_allowed_or_sees_another_tenant() {
             let foreign: &[&str] = match who {
                 Tdm1 | SupportT1 => &T2_WORDS,
                 Member2 => &T1_WORDS,
+                SupportSite => &both_tenants,
                 _ => &[],
             };
             if let Some(w) = foreign.iter().find(|w| r.text.contains(**w)) {
@@ -473,7 +552,7 @@ fn no_caller_succeeds_where_it_is_not_allowed_or_sees_another_tenant() {
         problems.len(),
         problems.join("\n")
     );
-    assert_eq!(cells_run, 8 * cells(0, Admin, 0, "").len());
+    assert_eq!(cells_run, ALL.len() * cells(0, Admin, 0, "").len());
     assert!(
         s.get("/api/v1/audit/verify", &admin).body["ok"]
             .as_bool()
