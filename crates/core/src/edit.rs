@@ -135,6 +135,20 @@ pub enum EditOp {
 }
 
 impl EditOp {
+    /// Whether the edit changes the site's structure (contexts, roles, users, tenants,
+    /// capabilities, settings, program contents): the site is then validated and compiled
+    /// again, where rows, assignments and switches change in place.
+    pub const fn is_structural(&self) -> bool {
+        !matches!(
+            self,
+            EditOp::SetPermission { .. }
+                | EditOp::Assign { .. }
+                | EditOp::Unassign { .. }
+                | EditOp::AddSwitch { .. }
+                | EditOp::RemoveSwitch { .. }
+        )
+    }
+
     /// The op's tag in JSON (`set_permission`, `assign`, …).
     pub const fn name(&self) -> &'static str {
         match self {
@@ -291,13 +305,6 @@ impl Engine {
                 }
                 Ok(())
             }
-            EditOp::SetSettings { settings } => {
-                let settings = Settings::from(settings);
-                self.rebuild(|site| {
-                    site.settings = settings;
-                    Ok(())
-                })
-            }
             EditOp::PutRole { role } => {
                 let role = Role::from(role);
                 if !is_valid_shortname(&role.shortname) {
@@ -339,150 +346,85 @@ impl Engine {
                     })
                 }
             }
-            EditOp::DeleteRole { role } => {
-                self.role_index
-                    .get(role.0)
-                    .ok_or(EditError::UnknownRole(role))?;
-                self.rebuild(|site| {
-                    site.roles.retain(|r| r.id != role);
-                    site.permissions.retain(|p| p.role != role);
-                    site.assignments.retain(|a| a.role != role);
-                    site.switches.retain(|s| s.role != role);
-                    for r in &mut site.roles {
-                        for list in [
-                            &mut r.allow_assign,
-                            &mut r.allow_override,
-                            &mut r.allow_switch,
-                            &mut r.allow_view,
-                        ] {
-                            list.retain(|x| *x != role);
-                        }
-                    }
-                    let s = &mut site.settings;
-                    for slot in [
-                        &mut s.default_user_role,
-                        &mut s.guest_role,
-                        &mut s.not_logged_in_role,
-                        &mut s.default_frontpage_role,
-                    ] {
-                        if *slot == Some(role) {
-                            *slot = None;
-                        }
-                    }
-                    Ok(())
-                })
-            }
-            EditOp::PutContext { context } => {
-                let context = Context::from(context);
-                self.rebuild(|site| {
-                    upsert(&mut site.contexts, context, |c| c.id);
-                    Ok(())
-                })
-            }
-            EditOp::DeleteContext { context } => {
-                let ci = self
-                    .ctx_index
-                    .get(context.0)
-                    .ok_or(EditError::UnknownContext(context))?;
-                if self.ctxs.iter().any(|c| c.parent == ci) {
-                    return Err(EditError::HasChildren(context));
-                }
-                self.rebuild(|site| {
-                    site.contexts.retain(|c| c.id != context);
-                    site.permissions.retain(|p| p.context != context);
-                    site.assignments.retain(|a| a.context != context);
-                    site.switches.retain(|s| s.context != context);
-                    site.program_courses
-                        .retain(|pc| pc.program != context && pc.course != context);
-                    if site.settings.frontpage_context == Some(context) {
-                        site.settings.frontpage_context = None;
-                    }
-                    Ok(())
-                })
-            }
-            EditOp::PutUser { user } => {
-                let user = User::from(user);
-                self.rebuild(|site| {
-                    upsert(&mut site.users, user, |u| u.id);
-                    Ok(())
-                })
-            }
-            EditOp::DeleteUser { user } => {
-                self.user_index
-                    .get(user.0)
-                    .ok_or(EditError::UnknownUser(user))?;
-                self.rebuild(|site| {
-                    site.users.retain(|u| u.id != user);
-                    site.assignments.retain(|a| a.user != user);
-                    site.switches.retain(|s| s.user != user);
-                    site.settings.site_admins.retain(|a| *a != user);
-                    if site.settings.guest_user == Some(user) {
-                        site.settings.guest_user = None;
-                    }
-                    Ok(())
-                })
-            }
-            EditOp::PutTenant { tenant } => {
-                let tenant = Tenant::from(tenant);
-                self.rebuild(|site| {
-                    upsert(&mut site.tenants, tenant, |t| t.id);
-                    Ok(())
-                })
-            }
-            EditOp::DeleteTenant { tenant } => {
-                if !self.tenants.contains_key(&tenant) {
-                    return Err(EditError::UnknownTenant(tenant));
-                }
-                self.rebuild(|site| {
-                    site.tenants.retain(|t| t.id != tenant);
-                    Ok(())
-                })
-            }
-            EditOp::PutCapability { capability } => {
-                let capability = Capability::from(capability);
-                self.rebuild(|site| {
-                    upsert(&mut site.capabilities, capability, |c| c.name.clone());
-                    Ok(())
-                })
-            }
-            EditOp::AddProgramCourse { item } => {
-                let item = ProgramCourse::from(item);
-                self.rebuild(|site| {
-                    if site.program_courses.contains(&item) {
-                        return Err(EditError::Duplicate(format!(
-                            "course `{}` is already in program `{}`",
-                            item.course, item.program
-                        )));
-                    }
-                    site.program_courses.push(item);
-                    Ok(())
-                })
-            }
-            EditOp::RemoveProgramCourse { item } => {
-                let item = ProgramCourse::from(item);
-                self.rebuild(|site| {
-                    let before = site.program_courses.len();
-                    site.program_courses.retain(|pc| *pc != item);
-                    if site.program_courses.len() == before {
-                        return Err(EditError::NotFound(format!(
-                            "course `{}` is not in program `{}`",
-                            item.course, item.program
-                        )));
-                    }
-                    Ok(())
-                })
-            }
+            op => self.rebuild(|site| change_site(site, op)),
         }
     }
 
-    /// Applies a batch of edits, all or nothing.
+    /// Applies a batch of edits, all or nothing. Each run of consecutive structural edits
+    /// is applied to the site at once and validated and compiled once
+    /// ([`Engine::apply_structural_run`]), so a batch costs one compile per run, not one per
+    /// edit.
     pub fn apply_all(&mut self, ops: Vec<EditOp>) -> Result<(), (usize, EditError)> {
         let mut next = self.clone();
-        for (i, op) in ops.into_iter().enumerate() {
-            next.apply(op).map_err(|e| (i, e))?;
+        let mut i = 0;
+        while let Some(op) = ops.get(i) {
+            if op.is_structural() {
+                let run = ops
+                    .get(i..)
+                    .unwrap_or_default()
+                    .iter()
+                    .take_while(|o| o.is_structural())
+                    .count();
+                let slice = ops.get(i..i + run).unwrap_or_default();
+                next.apply_structural_run(slice)
+                    .map_err(|(j, e)| (i + j, e))?;
+                i += run;
+            } else {
+                next.apply(op.clone()).map_err(|e| (i, e))?;
+                i += 1;
+            }
         }
         *self = next;
         Ok(())
+    }
+
+    /// Applies structural edits (see [`EditOp::is_structural`]) in one step: each edit's own
+    /// checks (the thing to delete exists, the context to delete has no children, …) run in
+    /// order against the site as the run leaves it so far; the result is validated and
+    /// compiled once. The site must be valid after the run, not after every edit of it. When
+    /// it is not, the error names the first edit after which the run so far no longer
+    /// validates (found in a logarithmic number of validations). On error nothing changes;
+    /// the index is within `ops`.
+    pub fn apply_structural_run(&mut self, ops: &[EditOp]) -> Result<(), (usize, EditError)> {
+        let base = self.site();
+        let mut site = base.clone();
+        for (i, op) in ops.iter().enumerate() {
+            change_site(&mut site, op.clone()).map_err(|e| (i, e))?;
+        }
+        match Engine::from_site(site) {
+            Ok(engine) => {
+                *self = engine;
+                Ok(())
+            }
+            Err(LoadError::Parse(p)) => Err((
+                ops.len().saturating_sub(1),
+                EditError::NotFound(p.to_string()),
+            )),
+            Err(LoadError::Invalid(_)) => {
+                // The empty prefix is valid (the site is), the whole run is not: halve until
+                // one edit separates a valid prefix from an invalid one.
+                let prefix = |n: usize| -> Vec<Issue> {
+                    let mut s = base.clone();
+                    for op in ops.iter().take(n) {
+                        let _ = change_site(&mut s, op.clone());
+                    }
+                    crate::validate::validate(&s)
+                };
+                let (mut lo, mut hi) = (0, ops.len());
+                let mut issues = prefix(hi);
+                while hi - lo > 1 {
+                    let mid = lo + (hi - lo) / 2;
+                    let found = prefix(mid);
+                    if found.is_empty() {
+                        lo = mid;
+                    } else {
+                        hi = mid;
+                        issues = found;
+                    }
+                }
+                Err((hi.saturating_sub(1), EditError::Invalid(issues)))
+            }
+        }
     }
 
     fn refs(
@@ -674,6 +616,125 @@ impl Engine {
             Err(LoadError::Parse(p)) => Err(EditError::NotFound(p.to_string())),
         }
     }
+}
+
+/// A structural edit on the site model, with the edit's own checks; the caller validates.
+/// Edits that change rows, assignments or switches in place are applied to the model too.
+fn change_site(site: &mut Site, op: EditOp) -> Result<(), EditError> {
+    match op {
+        EditOp::SetSettings { settings } => {
+            site.settings = Settings::from(settings);
+        }
+        EditOp::PutRole { role } => upsert(&mut site.roles, Role::from(role), |r| r.id),
+        EditOp::DeleteRole { role } => {
+            if !site.roles.iter().any(|r| r.id == role) {
+                return Err(EditError::UnknownRole(role));
+            }
+            site.roles.retain(|r| r.id != role);
+            site.permissions.retain(|p| p.role != role);
+            site.assignments.retain(|a| a.role != role);
+            site.switches.retain(|s| s.role != role);
+            for r in &mut site.roles {
+                for list in [
+                    &mut r.allow_assign,
+                    &mut r.allow_override,
+                    &mut r.allow_switch,
+                    &mut r.allow_view,
+                ] {
+                    list.retain(|x| *x != role);
+                }
+            }
+            let s = &mut site.settings;
+            for slot in [
+                &mut s.default_user_role,
+                &mut s.guest_role,
+                &mut s.not_logged_in_role,
+                &mut s.default_frontpage_role,
+            ] {
+                if *slot == Some(role) {
+                    *slot = None;
+                }
+            }
+        }
+        EditOp::PutContext { context } => {
+            upsert(&mut site.contexts, Context::from(context), |c| c.id);
+        }
+        EditOp::DeleteContext { context } => {
+            if !site.contexts.iter().any(|c| c.id == context) {
+                return Err(EditError::UnknownContext(context));
+            }
+            if site.contexts.iter().any(|c| c.parent == Some(context)) {
+                return Err(EditError::HasChildren(context));
+            }
+            site.contexts.retain(|c| c.id != context);
+            site.permissions.retain(|p| p.context != context);
+            site.assignments.retain(|a| a.context != context);
+            site.switches.retain(|s| s.context != context);
+            site.program_courses
+                .retain(|pc| pc.program != context && pc.course != context);
+            if site.settings.frontpage_context == Some(context) {
+                site.settings.frontpage_context = None;
+            }
+        }
+        EditOp::PutUser { user } => upsert(&mut site.users, User::from(user), |u| u.id),
+        EditOp::DeleteUser { user } => {
+            if !site.users.iter().any(|u| u.id == user) {
+                return Err(EditError::UnknownUser(user));
+            }
+            site.users.retain(|u| u.id != user);
+            site.assignments.retain(|a| a.user != user);
+            site.switches.retain(|s| s.user != user);
+            site.settings.site_admins.retain(|a| *a != user);
+            if site.settings.guest_user == Some(user) {
+                site.settings.guest_user = None;
+            }
+        }
+        EditOp::PutTenant { tenant } => upsert(&mut site.tenants, Tenant::from(tenant), |t| t.id),
+        EditOp::DeleteTenant { tenant } => {
+            if !site.tenants.iter().any(|t| t.id == tenant) {
+                return Err(EditError::UnknownTenant(tenant));
+            }
+            site.tenants.retain(|t| t.id != tenant);
+        }
+        EditOp::PutCapability { capability } => {
+            upsert(&mut site.capabilities, Capability::from(capability), |c| {
+                c.name.clone()
+            })
+        }
+        EditOp::AddProgramCourse { item } => {
+            let item = ProgramCourse::from(item);
+            if site.program_courses.contains(&item) {
+                return Err(EditError::Duplicate(format!(
+                    "course `{}` is already in program `{}`",
+                    item.course, item.program
+                )));
+            }
+            site.program_courses.push(item);
+        }
+        EditOp::RemoveProgramCourse { item } => {
+            let item = ProgramCourse::from(item);
+            let before = site.program_courses.len();
+            site.program_courses.retain(|pc| *pc != item);
+            if site.program_courses.len() == before {
+                return Err(EditError::NotFound(format!(
+                    "course `{}` is not in program `{}`",
+                    item.course, item.program
+                )));
+            }
+        }
+        op @ (EditOp::SetPermission { .. }
+        | EditOp::Assign { .. }
+        | EditOp::Unassign { .. }
+        | EditOp::AddSwitch { .. }
+        | EditOp::RemoveSwitch { .. }) => {
+            // Never sent here: these change the compiled site in place.
+            return Err(EditError::NotFound(format!(
+                "`{}` is not a structural edit",
+                op.name()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn upsert<T, K: PartialEq>(list: &mut Vec<T>, item: T, key: impl Fn(&T) -> K) {

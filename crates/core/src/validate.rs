@@ -35,6 +35,9 @@ pub enum IssueCode {
     SiteProgramTenantCourse,
     /// An id that is not a positive integer.
     BadId,
+    /// Two tenants with the same tenant context or the same tenant category (a context
+    /// belongs to one tenant at most).
+    SharedTenantContext,
 }
 
 impl IssueCode {
@@ -54,6 +57,7 @@ impl IssueCode {
             IssueCode::ProgramForeignCourse => "program_foreign_course",
             IssueCode::SiteProgramTenantCourse => "site_program_tenant_course",
             IssueCode::BadId => "bad_id",
+            IssueCode::SharedTenantContext => "shared_tenant_context",
         }
     }
 }
@@ -425,7 +429,23 @@ pub fn validate(site: &Site) -> Vec<Issue> {
     }
 
     // Tenants.
+    let mut owner: HashMap<ContextId, TenantId> = HashMap::new();
     for (i, t) in site.tenants.iter().enumerate() {
+        for (field, c) in [("context", t.context), ("category", t.category)] {
+            match owner.get(&c) {
+                Some(other) if *other != t.id => r.push(
+                    IssueCode::SharedTenantContext,
+                    format!("tenants[{i}].{field}"),
+                    format!(
+                        "context `{c}` of tenant `{}` belongs to tenant `{other}` already",
+                        t.id
+                    ),
+                ),
+                _ => {
+                    owner.insert(c, t.id);
+                }
+            }
+        }
         match ctx(t.context) {
             None => r.push(
                 IssueCode::UnknownReference,

@@ -239,15 +239,13 @@ impl View<'_> {
             && self.engine.context(ContextId(context.id)).is_none()
             && !self.whole()
         {
-            {
-                // A new context belongs where its parent is; only a cut that holds the
-                // top-level site makes new contexts right under the system context.
-                let Some(parent) = context.parent.map(ContextId) else {
-                    return false;
-                };
-                let top = parent == self.engine.system_context();
-                return self.context(parent) && (!top || self.tenant_part(None));
-            }
+            // A new context belongs where its parent is; only a cut that holds the
+            // top-level site makes new contexts right under the system context.
+            let Some(parent) = context.parent.map(ContextId) else {
+                return false;
+            };
+            let top = parent == self.engine.system_context();
+            return self.context(parent) && (!top || self.tenant_part(None));
         }
         let (contexts, users) = op_refs(op);
         let tenant_ok = match op {

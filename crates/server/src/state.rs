@@ -456,6 +456,11 @@ impl AppState {
         })
     }
 
+    /// The database file.
+    pub fn db_path(&self) -> &Path {
+        self.shared.store.path()
+    }
+
     /// The key that seals TOTP secrets.
     pub(crate) fn secrets(&self) -> &crate::secret::SecretKey {
         &self.shared.secrets
@@ -595,63 +600,80 @@ impl AppState {
         let mut tenants = Vec::new();
         let mut accounts = Accounts::default();
         let mut usernames: Option<HashMap<String, UserId>> = None;
-        for (i, op) in ops.iter().enumerate() {
-            authorize(&next, op).map_err(|e| e.at_index(i))?;
+        // Runs of structural edits are applied (validated, compiled) at once, so a batch
+        // costs one compile per run; each edit of a run is authorised against the site as the
+        // run starts.
+        let mut i = 0;
+        while let Some(first) = ops.get(i) {
+            let len = if first.is_structural() {
+                ops.iter().skip(i).take_while(|o| o.is_structural()).count()
+            } else {
+                1
+            };
+            let run = ops.get(i..i + len).unwrap_or_default();
+            for (j, op) in run.iter().enumerate() {
+                let at = i + j;
+                authorize(&next, op).map_err(|e| e.at_index(at))?;
+                if stale {
+                    continue;
+                }
+                if let EditOp::PutUser { user } = op {
+                    if retired.contains(&user.id) && next.user(UserId(user.id)).is_none() {
+                        return Err(ApiError::new(
+                            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                            codes::RETIRED_USER_ID,
+                            format!(
+                                "user id `{}` belonged to a deleted user: ids are never reused",
+                                user.id
+                            ),
+                        )
+                        .at_index(at)
+                        .into());
+                    }
+                    let names = usernames.get_or_insert_with(|| live_usernames(&next));
+                    if let Some(other) = names.get(&user.username).filter(|o| o.0 != user.id) {
+                        return Err(ApiError::new(
+                            axum::http::StatusCode::CONFLICT,
+                            codes::DUPLICATE_USERNAME,
+                            format!("username `{}` belongs to user `{other}`", user.username),
+                        )
+                        .at_index(at)
+                        .into());
+                    }
+                    names.retain(|_, id| id.0 != user.id);
+                    if !user.deleted.unwrap_or(false) {
+                        names.insert(user.username.clone(), UserId(user.id));
+                    }
+                }
+                edits.push(json!({"op": op, "before": before(&next, op)}));
+                tenants.extend(op_tenants(&next, op));
+                accounts.note(&next, op);
+            }
+            let had_admin = has_active_admin(&next);
+            let applied = if first.is_structural() {
+                next.apply_structural_run(run)
+                    .map_err(|(j, e)| edit_error(e).at_index(i + j))
+            } else {
+                next.apply(first.clone())
+                    .map_err(|e| edit_error(e).at_index(i))
+            };
             if stale {
                 // Authorised against the current site as far as it goes; nothing else is said.
-                let _ = next.apply(op.clone());
+                i += len;
                 continue;
             }
-            if let EditOp::PutUser { user } = op {
-                if retired.contains(&user.id) && next.user(UserId(user.id)).is_none() {
-                    return Err(ApiError::new(
-                        axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                        codes::RETIRED_USER_ID,
-                        format!(
-                            "user id `{}` belonged to a deleted user: ids are never reused",
-                            user.id
-                        ),
-                    )
-                    .at_index(i)
-                    .into());
-                }
-                let names = usernames.get_or_insert_with(|| live_usernames(&next));
-                if let Some(other) = names.get(&user.username).filter(|o| o.0 != user.id) {
-                    return Err(ApiError::new(
-                        axum::http::StatusCode::CONFLICT,
-                        codes::DUPLICATE_USERNAME,
-                        format!("username `{}` belongs to user `{other}`", user.username),
-                    )
-                    .at_index(i)
-                    .into());
-                }
-            }
-            let was = before(&next, op);
-            tenants.extend(op_tenants(&next, op));
-            let had_admin = has_active_admin(&next);
-            accounts.note(&next, op);
-            next.apply(op.clone())
-                .map_err(|e| edit_error(e).at_index(i))?;
+            applied?;
             if had_admin && !has_active_admin(&next) {
                 return Err(ApiError::new(
                     axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                     codes::LAST_ADMIN,
-                    format!(
-                        "{} would leave the site without an active site administrator",
-                        op.name()
-                    ),
+                    "the batch would leave the site without an active site administrator",
                 )
-                .at_index(i)
+                .at_index(i + len - 1)
                 .into());
             }
-            if let (Some(names), EditOp::PutUser { user }) = (usernames.as_mut(), op) {
-                names.retain(|_, id| id.0 != user.id);
-                if !user.deleted.unwrap_or(false) {
-                    names.insert(user.username.clone(), UserId(user.id));
-                }
-            }
-            tenants.extend(op_tenants(&next, op));
-            edits.push(json!({"op": op, "before": was}));
+            tenants.extend(run.iter().flat_map(|op| op_tenants(&next, op)));
+            i += len;
         }
         if stale {
             return Err(CommitError::Stale {

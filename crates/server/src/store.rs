@@ -35,6 +35,11 @@ impl FileIdentity {
         })
     }
 
+    /// The database file's path.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// Whether the path still names the file that was opened.
     pub fn still_there(&self) -> bool {
         self.id.is_some() && file_id(&self.path) == self.id

@@ -84,7 +84,7 @@ export type ErrorCode =
   | "malformed_json" | "too_large" | "unsupported_format" | "invalid_snapshot"
   | "no_system_context" | "multiple_system_contexts" | "duplicate_id" | "unknown_reference" | "context_cycle"
   | "bad_parent_level" | "bad_shortname" | "bad_capability_name" | "tenant_mismatch" | "bad_time_range"
-  | "program_foreign_course" | "site_program_tenant_course" | "bad_id"
+  | "program_foreign_course" | "site_program_tenant_course" | "bad_id" | "shared_tenant_context"
   | "unknown_capability" | "unknown_context" | "unknown_role" | "unknown_user" | "unknown_tenant"
   | "not_found" | "has_children" | "malformed_op" | "bad_argument" | "bad_instant"
   | "malformed_xml" | "hostile_xml" | "internal" | (string & {});

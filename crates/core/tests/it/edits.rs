@@ -344,3 +344,73 @@ fn every_op_names_itself_as_its_json_tag() {
         assert_eq!(op.name(), tag, "{text}");
     }
 }
+
+#[test]
+fn a_run_of_structural_edits_is_validated_once_and_blames_the_first_bad_edit() {
+    let put = |id: u32, parent: u32| -> EditOp {
+        serde_json::from_value(serde_json::json!(
+            {"op": "put_context", "context": {"id": id, "level": "module", "parent": parent}}
+        ))
+        .unwrap()
+    };
+    // The same result as one edit at a time.
+    let ops: Vec<EditOp> = (100..140).map(|id| put(id, 3)).collect();
+    let mut one_by_one = small();
+    for op in ops.clone() {
+        one_by_one.apply(op).unwrap();
+    }
+    let mut at_once = small();
+    at_once.apply_structural_run(&ops).unwrap();
+    assert_eq!(at_once.to_json(), one_by_one.to_json());
+    // Valid at the end is enough: a child may come before its parent in one batch.
+    let mut e = small();
+    let parent: EditOp = serde_json::from_value(serde_json::json!(
+        {"op": "put_context", "context": {"id": 200, "level": "course", "parent": 2}}
+    ))
+    .unwrap();
+    e.apply_all(vec![put(201, 200), parent]).unwrap();
+    assert!(e.context(ContextId(201)).is_some());
+    // Otherwise the first edit after which the run stops validating is named; nothing changes.
+    let mut e = small();
+    let before = e.to_json();
+    let mut ops: Vec<EditOp> = (300..330).map(|id| put(id, 3)).collect();
+    ops.insert(17, put(999, 12_345));
+    let (index, err) = e.apply_all(ops.clone()).unwrap_err();
+    assert_eq!((index, err.code()), (17, "unknown_reference"), "{err}");
+    assert_eq!(e.to_json(), before);
+    // An edit's own check fails at its own index.
+    ops.insert(
+        5,
+        serde_json::from_value(serde_json::json!({"op": "delete_context", "context": 777}))
+            .unwrap(),
+    );
+    let (index, err) = e.apply_all(ops).unwrap_err();
+    assert_eq!((index, err.code()), (5, "unknown_context"));
+    assert_eq!(e.to_json(), before);
+}
+
+#[test]
+fn two_tenants_cannot_share_a_tenant_context_or_category() {
+    let site = r#"{"format": "capstan/1", "settings": {"multitenancy": true},
+        "contexts": [{"id": 1, "level": "system"}, {"id": 2, "level": "tenant", "parent": 1},
+                     {"id": 3, "level": "coursecat", "parent": 1}],
+        "tenants": [{"id": 1, "name": "A", "context": 2, "category": 3},
+                    {"id": 2, "name": "B", "context": 2, "category": 3}]}"#;
+    match Engine::from_json(site) {
+        Err(LoadError::Invalid(issues)) => {
+            let found: Vec<(&str, &str)> = issues
+                .iter()
+                .map(|i| (i.code.as_str(), i.path.as_str()))
+                .collect();
+            assert!(
+                found.contains(&("shared_tenant_context", "tenants[1].context")),
+                "{found:?}"
+            );
+            assert!(
+                found.contains(&("shared_tenant_context", "tenants[1].category")),
+                "{found:?}"
+            );
+        }
+        other => panic!("two tenants shared a context: {:?}", other.is_ok()),
+    }
+}

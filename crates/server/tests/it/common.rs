@@ -211,6 +211,23 @@ impl Server {
         )
     }
 
+    /// A server on a new store like [`Server::start`], with `tune` changing its options.
+    pub fn start_with(
+        name: &str,
+        seed: Option<String>,
+        tune: impl FnOnce(&mut OpenOptions),
+    ) -> Server {
+        let clock = Arc::new(ManualClock(AtomicI64::new(START_MS)));
+        let mut options = OpenOptions {
+            admin_password: Some("admin-pass-1".into()),
+            seed,
+            create: true,
+            ..OpenOptions::default()
+        };
+        tune(&mut options);
+        Server::start_in(&tmp(name), options, clock)
+    }
+
     /// Moves the clock.
     pub fn advance(&self, seconds: i64) {
         self.clock.0.fetch_add(seconds * 1000, Ordering::SeqCst);

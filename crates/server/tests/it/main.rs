@@ -15,4 +15,5 @@ mod conformance;
 mod crash;
 mod matrix;
 mod openapi;
+mod security;
 mod support;
