@@ -162,3 +162,51 @@ test('support access in the app: the pending request banner, allow with a scope 
   assert.deepEqual(a.page.errors, []);
   await a.context.close();
 });
+
+test('the app runs under the server\'s Content-Security-Policy; the token stays in the tab; sign-out takes the site away', async () => {
+  const a = await signedIn();
+  const r = await a.context.request.get(srv.url);
+  const csp = r.headers()['content-security-policy'] ?? '';
+  assert.match(csp, /script-src 'self' 'wasm-unsafe-eval' 'sha256-/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  assert.match(csp, /frame-ancestors 'none'/);
+  assert.equal(r.headers()['x-content-type-options'], 'nosniff');
+  const screens = ['#/roles', '#/roles/3', '#/contexts', '#/contexts/16?tab=check&user=3', '#/reports/unsupported',
+    '#/heatmap', '#/tenants', '#/tenants/visibility?user=3', '#/support', '#/site'];
+  for (const h of screens) {
+    await go(a.page, h);
+    await a.page.waitForSelector('main h1');
+  }
+  // The bearer token is in session storage only.
+  const stored = await a.page.evaluate(() => ({
+    local: Object.keys(localStorage).map((k) => localStorage.getItem(k)).join('\n'),
+    session: sessionStorage.getItem('capstan.session.v1') ?? '',
+  }));
+  const token = JSON.parse(stored.session).token;
+  assert.ok(token && token.length > 20);
+  assert.ok(!stored.local.includes(token), 'the token is in local storage');
+  // Signing out removes the server's site from the browser.
+  await go(a.page, '#/site');
+  await a.page.click('#sign-out');
+  await status(a.page, /server's site was removed from this browser/);
+  const after = await a.page.evaluate(() => ({
+    base: localStorage.getItem('capstan.base.v1'),
+    session: sessionStorage.getItem('capstan.session.v1'),
+    state: localStorage.getItem('capstan.state.v1') ?? '',
+  }));
+  assert.equal(after.base, null);
+  assert.equal(after.session, null);
+  assert.match(after.state, /"kind":"demo"/);
+  assert.equal((await api('GET', '/api/v1/sessions/current', token)).status, 401);
+  // Kept on purpose, it stays.
+  await a.page.fill('#login-username', 'admin');
+  await a.page.fill('#login-password', 'e2e-admin-pass');
+  await a.page.click('#login-form button[type=submit]');
+  await status(a.page, /in sync with server revision \d+/);
+  await a.page.check('#keep-offline');
+  await a.page.click('#sign-out');
+  await status(a.page, /the site stays in this browser/);
+  assert.notEqual(await a.page.evaluate(() => localStorage.getItem('capstan.base.v1')), null);
+  assert.deepEqual(a.page.errors, []);
+  await a.context.close();
+});

@@ -5,6 +5,9 @@
 //! Storage holds the base (the demo and the large site are regenerated from their seed; an
 //! imported or server snapshot is stored as text) and the journal. A reload rebuilds the base and
 //! replays the journal, which is also what undo does.
+//!
+//! A server session's token is kept in the tab's session storage, never in local storage:
+//! it ends with the tab, and another page of the origin reading local storage finds none.
 
 use capstan_core::generate::{GenerateOptions, generate};
 use capstan_core::{EditOp, Engine, Timestamp, UserId};
@@ -13,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 const STATE_KEY: &str = "capstan.state.v1";
 const BASE_KEY: &str = "capstan.base.v1";
+const SESSION_KEY: &str = "capstan.session.v1";
 
 /// Where the site at the bottom of the journal came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,7 +69,7 @@ struct Saved {
     journal: Vec<Vec<EditOp>>,
     redo: Vec<Vec<EditOp>>,
     actor: Option<u32>,
-    session: Option<Session>,
+    // Older versions wrote the session here; serde drops it and the next save forgets it.
     lang: Option<String>,
 }
 
@@ -116,6 +120,17 @@ pub fn perf_now() -> f64 {
 
 fn storage() -> Option<web_sys::Storage> {
     window().local_storage().ok().flatten()
+}
+
+fn session_storage() -> Option<web_sys::Storage> {
+    window().session_storage().ok().flatten()
+}
+
+/// The session of this tab, from session storage.
+fn saved_session() -> Option<Session> {
+    session_storage()
+        .and_then(|s| s.get_item(SESSION_KEY).ok().flatten())
+        .and_then(|t| serde_json::from_str(&t).ok())
 }
 
 /// The demo site, compiled.
@@ -202,7 +217,7 @@ impl Store {
             actor: RwSignal::new(actor),
             notice: RwSignal::new(notice),
             last_edit_at: RwSignal::new(0.0),
-            session: RwSignal::new(saved.session),
+            session: RwSignal::new(saved_session()),
             lang: RwSignal::new(saved.lang.unwrap_or_else(|| "en".into())),
         };
         store.save();
@@ -362,6 +377,16 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets the site this browser holds (its stored snapshot and journal) and starts again
+    /// from the demo site: what signing out of a server does unless the admin keeps the site.
+    pub fn forget_site(&self) {
+        if let Some(s) = storage() {
+            let _ = s.remove_item(BASE_KEY);
+        }
+        let _ = self.replace_base(BaseKind::Demo, demo_engine(), None);
+        self.save();
+    }
+
     /// The current site as `capstan/1` JSON.
     pub fn export_json(&self) -> String {
         self.engine.with_value(Engine::to_json)
@@ -374,9 +399,16 @@ impl Store {
             journal: self.journal.get_value(),
             redo: self.redo.get_value(),
             actor: Some(self.actor.get_untracked()),
-            session: self.session.get_untracked(),
             lang: Some(self.lang.get_untracked()),
         };
+        if let Some(s) = session_storage() {
+            let _ = match self.session.get_untracked() {
+                Some(session) => serde_json::to_string(&session)
+                    .map_err(|_| ())
+                    .and_then(|t| s.set_item(SESSION_KEY, &t).map_err(|_| ())),
+                None => s.remove_item(SESSION_KEY).map_err(|_| ()),
+            };
+        }
         let ok = serde_json::to_string(&saved)
             .ok()
             .and_then(|t| storage().map(|s| s.set_item(STATE_KEY, &t).is_ok()))

@@ -204,16 +204,25 @@ pub async fn login(
     }
 }
 
-/// Signs out (the local site and journal stay).
-pub async fn logout(store: Store, state: SyncState) {
+/// Signs out. The server's site and the edits made on it leave this browser too, unless
+/// `keep_offline` (the admin chose to go on working on it offline).
+pub async fn logout(store: Store, state: SyncState, keep_offline: bool) {
     if let Some(s) = store.session.get_untracked() {
         let _ = send("DELETE", paths::SESSION_CURRENT, Some(&s.token), None).await;
     }
     store.session.set(None);
-    store.save();
-    state
-        .status
-        .set("signed out; the site stays in this browser".into());
+    let server_site = matches!(store.base.get_untracked(), BaseKind::Server { .. });
+    if server_site && !keep_offline {
+        store.forget_site();
+        state
+            .status
+            .set("signed out; the server's site was removed from this browser".into());
+    } else {
+        store.save();
+        state
+            .status
+            .set("signed out; the site stays in this browser".into());
+    }
 }
 
 async fn fetch_site(store: Store) -> Result<(u64, String, Engine), String> {

@@ -189,6 +189,36 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(Engine::from_json(&json).unwrap()))
     });
     g.finish();
+    // One batch of 3,000 new courses (structural edits): one compile for the run, where one
+    // compile per edit took minutes on this site.
+    let category = m
+        .site
+        .contexts
+        .iter()
+        .find(|c| c.level == ContextLevel::Coursecat)
+        .map(|c| c.id.0)
+        .unwrap();
+    let top = m.site.contexts.iter().map(|c| c.id.0).max().unwrap();
+    let batch: Vec<EditOp> = (1..=3_000)
+        .map(|i| {
+            serde_json::from_value(serde_json::json!({"op": "put_context",
+                "context": {"id": top + i, "level": "course", "parent": category}}))
+            .unwrap()
+        })
+        .collect();
+    let mut g = c.benchmark_group("edit");
+    g.sample_size(10);
+    g.bench_function("structural_batch/3000_contexts", |b| {
+        b.iter_batched(
+            || (m.engine.clone(), batch.clone()),
+            |(mut e, ops)| {
+                e.apply_all(ops).unwrap();
+                black_box(e)
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
 }
 
 criterion_group!(resolver, benches);

@@ -102,7 +102,10 @@ pub fn HeatMap(
         );
         c.set_width(w);
         c.set_height(h);
-        let _ = c.set_attribute("style", &format!("width:100%;height:{h}px"));
+        // Through the CSSOM: a `style` attribute would break the Content-Security-Policy.
+        let style = web_sys::HtmlElement::style(&c);
+        let _ = style.set_property("width", "100%");
+        let _ = style.set_property("height", &format!("{h}px"));
         let Some(ctx) = c.get_context("2d").ok().flatten().and_then(|x| {
             wasm_bindgen::JsCast::dyn_into::<web_sys::CanvasRenderingContext2d>(x).ok()
         }) else {

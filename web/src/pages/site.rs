@@ -83,6 +83,7 @@ pub fn SiteData() -> impl IntoView {
     let username = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
     let totp = RwSignal::new(String::new());
+    let keep_offline = RwSignal::new(false);
     let do_login = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let t = totp.get_untracked();
@@ -130,8 +131,12 @@ pub fn SiteData() -> impl IntoView {
                         {move || format!("Push {} edit batch(es)", history.get().0)}
                     </button>
                     <button id="sync-pull" on:click=move |_| leptos::task::spawn_local(pull(store, sync, false)) disabled=move || sync.busy.get()>"Pull (replay my edits on top)"</button>
-                    <button on:click=move |_| leptos::task::spawn_local(logout(store, sync))>"Sign out"</button>
+                    <button id="sign-out" on:click=move |_| leptos::task::spawn_local(logout(store, sync, keep_offline.get_untracked()))>"Sign out"</button>
                 </div>
+                <p>
+                    <input type="checkbox" id="keep-offline" bind:checked=keep_offline/>
+                    <label for="keep-offline">" Keep this site in this browser after signing out (to go on working offline)"</label>
+                </p>
             }.into_any(),
         }}
         <p id="sync-status" role="status">{move || sync.status.get()}</p>
