@@ -251,19 +251,22 @@ pub async fn login(
     attempt.succeed();
     st.check_store()?;
     let t = new_token(attempt.now)?;
-    {
-        let db = st.db()?;
+    let mut r = Record::new(attempt.now, Some(user), "login", json!({}));
+    r.tenants
+        .extend(site.engine.user(user).and_then(|u| u.tenant).map(|t| t.0));
+    let (store, hash, expires) = (st.clone(), t.hash.clone(), t.expires);
+    crate::error::blocking(move || {
+        let db = store.db()?;
         let tx = db.unchecked_transaction()?;
         tx.execute(
             "INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?1, ?2, ?3)",
-            params![t.hash, user.0, t.expires],
+            params![hash, user.0, expires],
         )?;
-        let mut r = Record::new(attempt.now, Some(user), "login", json!({}));
-        r.tenants
-            .extend(site.engine.user(user).and_then(|u| u.tenant).map(|t| t.0));
         crate::audit::append(&tx, &r)?;
         tx.commit()?;
-    }
+        Ok(())
+    })
+    .await?;
     Ok(created(
         &st,
         t,
