@@ -346,7 +346,7 @@ impl Engine {
                     })
                 }
             }
-            op => self.rebuild(|site| change_site(site, op)),
+            op => self.rebuild(|site| change_site(site, &mut Positions::default(), op)),
         }
     }
 
@@ -388,8 +388,9 @@ impl Engine {
     pub fn apply_structural_run(&mut self, ops: &[EditOp]) -> Result<(), (usize, EditError)> {
         let base = self.site();
         let mut site = base.clone();
+        let mut at = Positions::default();
         for (i, op) in ops.iter().enumerate() {
-            change_site(&mut site, op.clone()).map_err(|e| (i, e))?;
+            change_site(&mut site, &mut at, op.clone()).map_err(|e| (i, e))?;
         }
         match Engine::from_site(site) {
             Ok(engine) => {
@@ -405,8 +406,9 @@ impl Engine {
                 // one edit separates a valid prefix from an invalid one.
                 let prefix = |n: usize| -> Vec<Issue> {
                     let mut s = base.clone();
+                    let mut at = Positions::default();
                     for op in ops.iter().take(n) {
-                        let _ = change_site(&mut s, op.clone());
+                        let _ = change_site(&mut s, &mut at, op.clone());
                     }
                     crate::validate::validate(&s)
                 };
@@ -618,9 +620,36 @@ impl Engine {
     }
 }
 
+/// Where contexts and users sit in a site's lists, made on first use and kept while a run of
+/// edits only adds or replaces (a removal forgets it), so that a run of `put_context` or
+/// `put_user` edits costs one pass over the site, not one per edit.
+#[derive(Default)]
+struct Positions {
+    contexts: Option<std::collections::HashMap<ContextId, usize>>,
+    users: Option<std::collections::HashMap<UserId, usize>>,
+}
+
+/// Replaces the item with `key` in `list` or appends it, keeping `positions` true.
+fn upsert_at<T, K: std::hash::Hash + Eq + Copy>(
+    list: &mut Vec<T>,
+    positions: &mut Option<std::collections::HashMap<K, usize>>,
+    item: T,
+    key: impl Fn(&T) -> K,
+) {
+    let map = positions
+        .get_or_insert_with(|| list.iter().enumerate().map(|(i, x)| (key(x), i)).collect());
+    let k = key(&item);
+    match map.get(&k).and_then(|i| list.get_mut(*i)) {
+        Some(slot) => *slot = item,
+        None => {
+            map.insert(k, list.len());
+            list.push(item);
+        }
+    }
+}
+
 /// A structural edit on the site model, with the edit's own checks; the caller validates.
-/// Edits that change rows, assignments or switches in place are applied to the model too.
-fn change_site(site: &mut Site, op: EditOp) -> Result<(), EditError> {
+fn change_site(site: &mut Site, at: &mut Positions, op: EditOp) -> Result<(), EditError> {
     match op {
         EditOp::SetSettings { settings } => {
             site.settings = Settings::from(settings);
@@ -657,9 +686,15 @@ fn change_site(site: &mut Site, op: EditOp) -> Result<(), EditError> {
             }
         }
         EditOp::PutContext { context } => {
-            upsert(&mut site.contexts, Context::from(context), |c| c.id);
+            upsert_at(
+                &mut site.contexts,
+                &mut at.contexts,
+                Context::from(context),
+                |c| c.id,
+            );
         }
         EditOp::DeleteContext { context } => {
+            at.contexts = None;
             if !site.contexts.iter().any(|c| c.id == context) {
                 return Err(EditError::UnknownContext(context));
             }
@@ -676,8 +711,11 @@ fn change_site(site: &mut Site, op: EditOp) -> Result<(), EditError> {
                 site.settings.frontpage_context = None;
             }
         }
-        EditOp::PutUser { user } => upsert(&mut site.users, User::from(user), |u| u.id),
+        EditOp::PutUser { user } => {
+            upsert_at(&mut site.users, &mut at.users, User::from(user), |u| u.id);
+        }
         EditOp::DeleteUser { user } => {
+            at.users = None;
             if !site.users.iter().any(|u| u.id == user) {
                 return Err(EditError::UnknownUser(user));
             }

@@ -633,7 +633,7 @@ impl AppState {
                     let names = usernames.get_or_insert_with(|| live_usernames(&next));
                     if let Some(other) = names.get(&user.username).filter(|o| o.0 != user.id) {
                         return Err(ApiError::new(
-                            axum::http::StatusCode::CONFLICT,
+                            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                             codes::DUPLICATE_USERNAME,
                             format!("username `{}` belongs to user `{other}`", user.username),
                         )
@@ -644,6 +644,9 @@ impl AppState {
                     if !user.deleted.unwrap_or(false) {
                         names.insert(user.username.clone(), UserId(user.id));
                     }
+                }
+                if let (EditOp::DeleteUser { user }, Some(names)) = (op, usernames.as_mut()) {
+                    names.retain(|_, id| id != user);
                 }
                 edits.push(json!({"op": op, "before": before(&next, op)}));
                 tenants.extend(op_tenants(&next, op));

@@ -213,6 +213,7 @@ fn created(
         (status = 401, description = "wrong username or password", body = ErrorBody),
         (status = 413, description = "body too large", body = ErrorBody),
         (status = 429, description = "too many failed sign-ins", body = ErrorBody),
+        (status = 503, description = "the database file is gone", body = ErrorBody),
     ))]
 pub async fn login(
     State(st): State<AppState>,
@@ -287,6 +288,7 @@ pub async fn login(
         (status = 403, description = "support access is turned off", body = ErrorBody),
         (status = 413, description = "body too large", body = ErrorBody),
         (status = 429, description = "too many failed sign-ins", body = ErrorBody),
+        (status = 503, description = "the database file is gone", body = ErrorBody),
     ))]
 pub async fn staff_login(
     State(st): State<AppState>,

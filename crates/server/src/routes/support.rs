@@ -266,6 +266,7 @@ pub async fn list_requests(
         (status = 409, description = "the request is not pending", body = ErrorBody),
         (status = 413, description = "body too large", body = ErrorBody),
         (status = 422, description = "bad scope or duration", body = ErrorBody),
+        (status = 503, description = "the database file is gone", body = ErrorBody),
     ))]
 pub async fn allow(
     State(st): State<AppState>,
@@ -522,6 +523,7 @@ pub async fn list_grants(
         (status = 403, description = "needs capstan/support:grant", body = ErrorBody),
         (status = 404, description = "no such grant", body = ErrorBody),
         (status = 409, description = "the grant has already ended", body = ErrorBody),
+        (status = 503, description = "the database file is gone", body = ErrorBody),
     ))]
 pub async fn revoke(
     State(st): State<AppState>,

@@ -110,7 +110,7 @@ fn a_deleted_account_never_comes_back() {
     );
     assert_eq!(
         (r.status, r.code()),
-        (409, "duplicate_username"),
+        (422, "duplicate_username"),
         "{}",
         r.text
     );
