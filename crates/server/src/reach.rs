@@ -111,6 +111,10 @@ fn support_reach(e: &Engine, user: UserId, at: Timestamp) -> Reach {
     let (site, tenants) = support_scope(e, user, at);
     let site_admin =
         site && (holds(e, user, caps::ROLE_MANAGE, at) || holds(e, user, SITE_CONFIG, at));
+    if !e.settings().multitenancy {
+        // Every context counts as "site" (SEMANTICS.md §6): there is nothing to cut.
+        return if site_admin { Reach::Site } else { Reach::Own };
+    }
     let tenants: Vec<u32> = tenants
         .into_iter()
         .filter(|t| site_admin || administers(e, user, TenantId(*t), at))
