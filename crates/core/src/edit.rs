@@ -208,6 +208,9 @@ pub enum EditError {
     /// The context still has children.
     #[error("context `{0}` still has children")]
     HasChildren(ContextId),
+    /// The engine holds a bundle (a cut of a site for one user), which is never edited.
+    #[error("this is a bundle, a cut of a site for one user: edit the site itself")]
+    Bundle,
     /// The edit would make the site invalid; every problem is listed.
     #[error("the edit would make the site invalid: {}", .0.first().map(|i| i.to_string()).unwrap_or_default())]
     Invalid(Vec<Issue>),
@@ -226,6 +229,7 @@ impl EditError {
             EditError::Duplicate(_) => "duplicate_id",
             EditError::BadTimeRange { .. } => "bad_time_range",
             EditError::HasChildren(_) => "has_children",
+            EditError::Bundle => "out_of_bundle",
             EditError::Invalid(issues) => issues
                 .first()
                 .map(|i| i.code.as_str())
@@ -235,8 +239,11 @@ impl EditError {
 }
 
 impl Engine {
-    /// Applies one edit. On error nothing changes.
+    /// Applies one edit. On error nothing changes; a bundle is never edited.
     pub fn apply(&mut self, op: EditOp) -> Result<(), EditError> {
+        if self.is_bundle() {
+            return Err(EditError::Bundle);
+        }
         match op {
             EditOp::SetPermission {
                 role,
@@ -386,6 +393,9 @@ impl Engine {
     /// validates (found in a logarithmic number of validations). On error nothing changes;
     /// the index is within `ops`.
     pub fn apply_structural_run(&mut self, ops: &[EditOp]) -> Result<(), (usize, EditError)> {
+        if self.is_bundle() {
+            return Err((0, EditError::Bundle));
+        }
         let base = self.site();
         let mut site = base.clone();
         let mut at = Positions::default();

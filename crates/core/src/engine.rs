@@ -55,6 +55,10 @@ pub enum QueryError {
     /// The role does not exist.
     #[error("unknown role `{0}`")]
     UnknownRole(RoleId),
+    /// The engine holds a bundle, and the question is about another user, about a context
+    /// the bundle does not cover, or needs other users.
+    #[error("{0}")]
+    OutOfBundle(String),
 }
 
 impl QueryError {
@@ -64,6 +68,7 @@ impl QueryError {
             QueryError::UnknownCapability(_) => "unknown_capability",
             QueryError::UnknownContext(_) => "unknown_context",
             QueryError::UnknownRole(_) => "unknown_role",
+            QueryError::OutOfBundle(_) => "out_of_bundle",
         }
     }
 }
@@ -456,6 +461,18 @@ pub struct Engine {
     pub(crate) frontpage_role: Option<u32>,
     pub(crate) frontpage_ctx: Option<u32>,
     pub(crate) lock_cap: Option<u32>,
+    /// Set when the site is a bundle: whom it answers for and which contexts it covers.
+    pub(crate) bundle: Option<BundleScope>,
+}
+
+/// What a bundle answers: questions about its user at its covered contexts.
+#[derive(Debug, Clone)]
+pub(crate) struct BundleScope {
+    pub user: UserId,
+    /// By dense context index.
+    pub covered: Vec<bool>,
+    /// Whether every context of the bundle is covered (a whole-tree bundle).
+    pub whole: bool,
 }
 
 /// The user as steps 2–7 see it in one context.
@@ -702,10 +719,90 @@ impl Engine {
             frontpage_role: None,
             frontpage_ctx: None,
             lock_cap: None,
+            bundle: None,
             site,
         };
+        engine.bundle = engine.bundle_scope();
         engine.refresh_derived();
         engine
+    }
+
+    /// The covered contexts of a bundle: its roots with their ancestors and descendants.
+    fn bundle_scope(&self) -> Option<BundleScope> {
+        let b = self.site.bundle.as_ref()?;
+        let roots: Vec<u32> = b
+            .contexts
+            .iter()
+            .filter_map(|c| self.ctx_index.get(c.0))
+            .collect();
+        let whole = b.contexts.is_empty();
+        let mut covered = vec![whole; self.ctxs.len()];
+        for r in roots {
+            let Some(root) = self.ctxs.get(r as usize) else {
+                continue;
+            };
+            for (slot, c) in covered.iter_mut().zip(&self.ctxs) {
+                if c.pre >= root.pre && c.post <= root.post {
+                    *slot = true;
+                }
+            }
+            let mut at = r;
+            while let Some(c) = self.ctxs.get(at as usize) {
+                if let Some(slot) = covered.get_mut(at as usize) {
+                    *slot = true;
+                }
+                if c.parent == NONE {
+                    break;
+                }
+                at = c.parent;
+            }
+        }
+        Some(BundleScope {
+            user: b.user,
+            covered,
+            whole,
+        })
+    }
+
+    /// Whether the engine holds a bundle (a cut of a site for one user).
+    pub fn is_bundle(&self) -> bool {
+        self.bundle.is_some()
+    }
+
+    /// The user a bundle answers for.
+    pub fn bundle_user(&self) -> Option<UserId> {
+        self.bundle.as_ref().map(|b| b.user)
+    }
+
+    /// Refuses a question that needs users a bundle does not hold.
+    pub fn whole_site(&self, what: &str) -> Result<(), QueryError> {
+        match &self.bundle {
+            Some(_) => Err(QueryError::OutOfBundle(format!(
+                "{what} needs every user of the site: a bundle holds one"
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses, in a bundle, a question about another user or a context it does not cover
+    /// (`out_of_bundle`, never a different answer); nothing for a whole site.
+    #[inline(always)]
+    pub(crate) fn bundle_guard(&self, user: UserId, context: ContextId) -> Result<(), QueryError> {
+        let Some(b) = &self.bundle else {
+            return Ok(());
+        };
+        if user != b.user {
+            return Err(QueryError::OutOfBundle(format!(
+                "this bundle answers for user `{}`, not `{user}`",
+                b.user
+            )));
+        }
+        match self.ctx_index.get(context.0) {
+            Some(i) if b.covered.get(i as usize).copied().unwrap_or(false) => Ok(()),
+            _ => Err(QueryError::OutOfBundle(format!(
+                "context `{context}` is outside this bundle"
+            ))),
+        }
     }
 
     /// Recomputes what depends on settings and on who holds what: admin, guest and support
@@ -881,6 +978,7 @@ impl Engine {
         context: ContextId,
         opts: CheckOptions,
     ) -> Result<bool, QueryError> {
+        self.bundle_guard(user, context)?;
         let cap = self.cap_idx(capability)?;
         let ctx = self.ctx_idx(context)?;
         Ok(self.decide(user, cap, ctx, opts, false).allows())
@@ -895,6 +993,7 @@ impl Engine {
         context: ContextId,
         opts: CheckOptions,
     ) -> Result<bool, QueryError> {
+        self.bundle_guard(user, context)?;
         if capability.0 as usize >= self.caps.len() {
             return Err(QueryError::UnknownCapability(format!("#{}", capability.0)));
         }
@@ -911,6 +1010,7 @@ impl Engine {
         context: ContextId,
         opts: CheckOptions,
     ) -> Result<Rule, QueryError> {
+        self.bundle_guard(user, context)?;
         let cap = self.cap_idx(capability)?;
         let ctx = self.ctx_idx(context)?;
         Ok(self.decide(user, cap, ctx, opts, false))

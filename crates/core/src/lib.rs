@@ -26,6 +26,7 @@
 //! assert!(!engine.has_capability(UserId(10), "moodle/course:view", ContextId(2), CheckOptions::at(at)).unwrap());
 //! ```
 
+pub mod bundle;
 pub mod demo;
 pub mod edit;
 pub mod engine;

@@ -575,6 +575,15 @@ pub struct ProgramCourse {
     pub course: ContextId,
 }
 
+/// What marks a snapshot as a bundle: a cut of the site for one user (FORMAT.md "Bundles").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bundle {
+    /// The user it answers for (0: not logged in).
+    pub user: UserId,
+    /// The roots of the covered subtrees (empty: the whole tree).
+    pub contexts: Vec<ContextId>,
+}
+
 /// Everything a snapshot holds, in the core's terms.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Site {
@@ -598,4 +607,6 @@ pub struct Site {
     pub switches: Vec<Switch>,
     /// Program contents.
     pub program_courses: Vec<ProgramCourse>,
+    /// Set when the snapshot is a bundle for one user.
+    pub bundle: Option<Bundle>,
 }

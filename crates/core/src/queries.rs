@@ -227,6 +227,7 @@ impl Engine {
         context: ContextId,
         opts: CheckOptions,
     ) -> Result<Explanation, QueryError> {
+        self.bundle_guard(user, context)?;
         let cap = self.cap_idx(capability)?;
         let ctx = self.ctx_idx(context)?;
         let path = self.context_path(context)?;
@@ -322,6 +323,7 @@ impl Engine {
         context: ContextId,
         at: Timestamp,
     ) -> Result<UsersWithCapability, QueryError> {
+        self.whole_site("users_with_capability")?;
         let cap = self.cap_idx(capability)?;
         let ctx = self.ctx_idx(context)?;
         let opts = CheckOptions {
@@ -354,6 +356,7 @@ impl Engine {
         context: ContextId,
         opts: CheckOptions,
     ) -> Result<Vec<EffectivePermission<'_>>, QueryError> {
+        self.bundle_guard(user, context)?;
         let ctx = self.ctx_idx(context)?;
         let Some(ctxn) = self.ctxs.get(ctx as usize) else {
             return Err(QueryError::UnknownContext(context));
@@ -392,6 +395,7 @@ impl Engine {
         capability: &str,
         roles: Option<&[RoleId]>,
     ) -> Result<Vec<OverviewRow>, QueryError> {
+        self.whole_site("capability_overview")?;
         let cap = self.cap_idx(capability)?;
         let wanted: Vec<u32> = match roles {
             Some(list) => list
@@ -459,6 +463,7 @@ impl Engine {
         context: ContextId,
         at: Timestamp,
     ) -> Result<bool, QueryError> {
+        self.bundle_guard(actor, context)?;
         let ctx = self.ctx_idx(context)?;
         let r = self.role_idx(role)?;
         let level = self.ctxs.get(ctx as usize).map(|c| c.level);
@@ -489,6 +494,7 @@ impl Engine {
         capability: Option<&str>,
         at: Timestamp,
     ) -> Result<bool, QueryError> {
+        self.bundle_guard(actor, context)?;
         let ctx = self.ctx_idx(context)?;
         self.role_idx(role)?;
         let cap = capability.map(|c| self.cap_idx(c)).transpose()?;
@@ -522,6 +528,7 @@ impl Engine {
         context: ContextId,
         at: Timestamp,
     ) -> Result<bool, QueryError> {
+        self.bundle_guard(actor, context)?;
         let ctx = self.ctx_idx(context)?;
         let r = self.role_idx(role)?;
         let Some(u) = self.unode(actor) else {
@@ -577,6 +584,7 @@ impl Engine {
         context: ContextId,
         at: Timestamp,
     ) -> Result<Visibility, QueryError> {
+        self.bundle_guard(user, context)?;
         let ctx = self.ctx_idx(context)?;
         Ok(self.visibility(user, ctx, at))
     }
@@ -665,5 +673,44 @@ impl Engine {
                 }
             })
             .collect()
+    }
+}
+
+impl Engine {
+    /// The contexts of `level` where `user` has `capability` (SEMANTICS.md §2 for each),
+    /// sorted by id: Moodle's `get_user_capability_course` for level `course`. A bundle answers
+    /// this only when it covers the whole tree (else `out_of_bundle`: the contexts it does not
+    /// hold would be missing from the answer).
+    pub fn contexts_with_capability(
+        &self,
+        user: UserId,
+        capability: &str,
+        level: ContextLevel,
+        opts: CheckOptions,
+    ) -> Result<Vec<ContextId>, QueryError> {
+        if let Some(b) = &self.bundle {
+            if b.user != user {
+                return Err(QueryError::OutOfBundle(format!(
+                    "this bundle answers for user `{}`, not `{user}`",
+                    b.user
+                )));
+            }
+            if !b.whole {
+                return Err(QueryError::OutOfBundle(
+                    "contexts_with_capability needs a bundle of the whole tree".into(),
+                ));
+            }
+        }
+        let cap = self.cap_idx(capability)?;
+        let mut out: Vec<ContextId> = self
+            .ctxs
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.level == level)
+            .filter(|(i, _)| self.decide(user, cap, *i as u32, opts, false).allows())
+            .map(|(_, c)| c.id)
+            .collect();
+        out.sort_unstable();
+        Ok(out)
     }
 }

@@ -24,6 +24,8 @@ pub struct QueryDoc {
     #[serde(default)]
     pub role: Option<u32>,
     #[serde(default)]
+    pub level: Option<ContextLevel>,
+    #[serde(default)]
     pub doanything: Option<bool>,
     #[serde(default)]
     pub at: Option<Timestamp>,
@@ -126,7 +128,25 @@ pub fn answer(
         "visible" => to(engine
             .visible(user, ctx, at)
             .map(|v| Value::from(v.visible))),
-        "unsupported_assignments" => json!(engine.unsupported_assignments()),
+        "unsupported_assignments" => match engine.whole_site("unsupported_assignments") {
+            Ok(()) => json!(engine.unsupported_assignments()),
+            Err(e) => err_value(e.code()),
+        },
+        "contexts_with_capability" => {
+            let Some(cap) = cap else {
+                return missing("capability");
+            };
+            let Some(level) = q.level else {
+                return missing("level");
+            };
+            let opts = CheckOptions {
+                doanything: q.doanything.unwrap_or(true),
+                at,
+            };
+            to(engine
+                .contexts_with_capability(user, cap, level, opts)
+                .map(|list| json!(list)))
+        }
         other => err_value(&format!("unknown_op:{other}")),
     }
 }

@@ -43,6 +43,9 @@ pub struct SnapshotDoc {
     pub switches: Option<Vec<SwitchDoc>>,
     #[serde(default)]
     pub program_courses: Option<Vec<ProgramCourseDoc>>,
+    /// Set when the snapshot is a bundle: a cut of the site for one user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<BundleDoc>,
     /// Conformance queries (scenario files only); read by [`crate::scenario`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queries: Option<Vec<serde_json::Value>>,
@@ -222,6 +225,39 @@ pub struct SwitchDoc {
 pub struct ProgramCourseDoc {
     pub program: u32,
     pub course: u32,
+}
+
+/// The `bundle` member as written in JSON: `{"user": 17, "contexts": [42, 43]}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct BundleDoc {
+    pub user: u32,
+    #[serde(default)]
+    pub contexts: Option<Vec<u32>>,
+}
+
+impl From<BundleDoc> for Bundle {
+    fn from(d: BundleDoc) -> Self {
+        Bundle {
+            user: UserId(d.user),
+            contexts: d
+                .contexts
+                .unwrap_or_default()
+                .into_iter()
+                .map(ContextId)
+                .collect(),
+        }
+    }
+}
+
+impl From<&Bundle> for BundleDoc {
+    fn from(b: &Bundle) -> Self {
+        BundleDoc {
+            user: b.user.0,
+            contexts: Some(b.contexts.iter().map(|c| c.0).collect()),
+        }
+    }
 }
 
 /// Why a snapshot text could not be read at all (before validation).
@@ -592,6 +628,7 @@ impl From<SnapshotDoc> for Site {
             assignments: conv(d.assignments),
             switches: conv(d.switches),
             program_courses: conv(d.program_courses),
+            bundle: d.bundle.map(Bundle::from),
         }
     }
 }
@@ -612,6 +649,7 @@ impl From<&Site> for SnapshotDoc {
             assignments: back(&s.assignments),
             switches: back(&s.switches),
             program_courses: back(&s.program_courses),
+            bundle: s.bundle.as_ref().map(BundleDoc::from),
             queries: None,
         }
     }

@@ -287,6 +287,19 @@ pub fn validate(site: &Site) -> Vec<Issue> {
     let caps: HashSet<&str> = site.capabilities.iter().map(|c| c.name.as_str()).collect();
     let ctx = |id: ContextId| tree.index.get(&id).and_then(|&i| site.contexts.get(i));
 
+    if let Some(b) = &site.bundle {
+        // The user need not be there: an unknown user's bundle answers "no permissions".
+        for (i, c) in b.contexts.iter().enumerate() {
+            if ctx(*c).is_none() {
+                r.push(
+                    IssueCode::UnknownReference,
+                    format!("bundle.contexts[{i}]"),
+                    format!("context `{c}` of the bundle does not exist"),
+                );
+            }
+        }
+    }
+
     let mut seen_caps = HashSet::new();
     for (i, c) in site.capabilities.iter().enumerate() {
         if !is_valid_capability_name(&c.name) {

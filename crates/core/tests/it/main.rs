@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod bundles;
 mod conformance;
 mod edits;
 mod reference;
