@@ -93,6 +93,48 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Cut a user's bundle: the part of the site that answers that user's own questions at
+    /// the given contexts (and their ancestors and descendants), with no other user's record.
+    Bundle {
+        /// The snapshot.
+        snapshot: PathBuf,
+        /// The user id (0 = not logged in).
+        #[arg(long)]
+        user: u32,
+        /// A root context of the bundle; repeat for several; none: the whole tree.
+        #[arg(long = "context")]
+        contexts: Vec<u32>,
+        /// Where to write it (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// The contexts of a level where a user has a capability (Moodle's
+    /// `get_user_capability_course` for courses).
+    Contexts {
+        /// The snapshot.
+        snapshot: PathBuf,
+        /// The user id (0 = not logged in).
+        #[arg(long)]
+        user: u32,
+        /// The capability.
+        #[arg(long)]
+        capability: String,
+        /// The level (`course`, `module`, `coursecat`, `program`, …).
+        #[arg(long, default_value = "course")]
+        level: String,
+        /// The answer as a plan of context paths for SQL (`path LIKE '/1/40/%'`).
+        #[arg(long)]
+        plan: bool,
+        /// Do not let site admins through.
+        #[arg(long)]
+        no_doanything: bool,
+        /// The instant (RFC 3339; default now).
+        #[arg(long)]
+        at: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Apply a JSON array of edit operations and write the resulting snapshot.
     Apply {
         /// The snapshot.
@@ -257,6 +299,75 @@ fn query_err(e: capstan_core::QueryError) -> CliError {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Bundle {
+            snapshot,
+            user,
+            contexts,
+            out,
+        } => {
+            let engine = load(&snapshot)?;
+            let roots: Vec<ContextId> = contexts.into_iter().map(ContextId).collect();
+            let site = engine.bundle(UserId(user), &roots).map_err(query_err)?;
+            write_out(out.as_deref(), &site.to_json())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Contexts {
+            snapshot,
+            user,
+            capability,
+            level,
+            plan,
+            no_doanything,
+            at,
+            json,
+        } => {
+            let engine = load(&snapshot)?;
+            let level: capstan_core::ContextLevel =
+                serde_json::from_value(serde_json::Value::String(level.clone())).map_err(|_| {
+                    CliError::new("bad_argument", format!("`{level}` is not a context level"))
+                })?;
+            let opts = CheckOptions {
+                doanything: !no_doanything,
+                at: instant(at.as_deref())?,
+            };
+            if plan {
+                let p = engine
+                    .contexts_with_capability_plan(UserId(user), &capability, level, opts)
+                    .map_err(query_err)?;
+                if json {
+                    json_out(&serde_json::json!({"include_under": p.include_under,
+                        "exclude_under": p.exclude_under, "include": p.include, "exclude": p.exclude}))?;
+                } else {
+                    for (what, list) in [
+                        ("include under", &p.include_under),
+                        ("exclude under", &p.exclude_under),
+                        ("include", &p.include),
+                        ("exclude", &p.exclude),
+                    ] {
+                        for path in list {
+                            println!("{what:<13} {path}");
+                        }
+                    }
+                }
+            } else {
+                let list = engine
+                    .contexts_with_capability(UserId(user), &capability, level, opts)
+                    .map_err(query_err)?;
+                if json {
+                    json_out(&list)?;
+                } else {
+                    for c in &list {
+                        let name = engine
+                            .context(*c)
+                            .and_then(|x| x.name.clone())
+                            .unwrap_or_default();
+                        println!("{c} {name}");
+                    }
+                    println!("{} context(s)", list.len());
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Conformance { paths, now, json } => {
             let now = instant(now.as_deref())?;
             conformance(&paths, now, json)

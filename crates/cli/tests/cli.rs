@@ -237,3 +237,95 @@ fn presets_generate_and_apply() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("error[unknown_role]"), "{}", text(&o));
 }
+
+#[test]
+fn bundle_and_contexts() {
+    let site = corpus().join("hand/basics.json");
+    let s = site.to_str().unwrap();
+    let out = tmp("bundle-16.json");
+    let o = capstan(&[
+        "bundle",
+        s,
+        "--user",
+        "16",
+        "--context",
+        "12",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let bundle: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(bundle["bundle"]["user"], 16);
+    assert_eq!(bundle["users"].as_array().unwrap().len(), 1);
+    // The bundle answers its user's question as the site does, and nothing else.
+    let b = out.to_str().unwrap();
+    let ask = |file: &str, user: &str| {
+        text(&capstan(&[
+            "check",
+            file,
+            "--user",
+            user,
+            "--capability",
+            "moodle/course:update",
+            "--context",
+            "12",
+        ]))
+    };
+    assert_eq!(ask(b, "16"), ask(s, "16"));
+    let other = capstan(&[
+        "check",
+        b,
+        "--user",
+        "2",
+        "--capability",
+        "moodle/course:update",
+        "--context",
+        "12",
+    ]);
+    assert_eq!(other.status.code(), Some(2));
+    assert!(
+        text(&other).contains("error[out_of_bundle]"),
+        "{}",
+        text(&other)
+    );
+    // contexts: the list and the plan.
+    let o = capstan(&[
+        "contexts",
+        s,
+        "--user",
+        "16",
+        "--capability",
+        "moodle/course:view",
+        "--level",
+        "course",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let list: Vec<u32> = serde_json::from_slice(&o.stdout).unwrap();
+    let o = capstan(&[
+        "contexts",
+        s,
+        "--user",
+        "16",
+        "--capability",
+        "moodle/course:view",
+        "--plan",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let plan: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(plan["include_under"].is_array());
+    assert!(!list.is_empty() || plan["include"].as_array().unwrap().is_empty());
+    let o = capstan(&[
+        "contexts",
+        s,
+        "--user",
+        "16",
+        "--capability",
+        "moodle/course:view",
+        "--level",
+        "galaxy",
+    ]);
+    assert!(text(&o).contains("error[bad_argument]"), "{}", text(&o));
+}

@@ -45,7 +45,7 @@ pub use engine::{
 };
 pub use model::*;
 pub use queries::{
-    AssignmentKey, EffectivePermission, Explanation, OverviewRow, RoleTrace, RowTrace,
+    AssignmentKey, ContextPlan, EffectivePermission, Explanation, OverviewRow, RoleTrace, RowTrace,
     UsersWithCapability, Visibility, VisibilityReason, VisibleItem,
 };
 pub use snapshot::{ParseError, SnapshotDoc};

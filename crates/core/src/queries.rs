@@ -714,3 +714,152 @@ impl Engine {
         Ok(out)
     }
 }
+
+/// [`Engine::contexts_with_capability`] as a filter for back ends that keep Moodle's
+/// `context.path` column (`/1/40/57`): a context `c` of `level` is in the answer exactly when
+///
+/// ```sql
+/// path IN (:include)
+///   OR ((path LIKE '/1/40/%' OR … for each include_under)
+///       AND NOT (path LIKE '/1/40/57/%' OR … for each exclude_under)
+///       AND path NOT IN (:exclude))
+/// ```
+///
+/// (`x_under` entries stand for the strict descendants of that path). Whole subtrees where
+/// the answer is the same are written once, so the plan stays small when the answer follows
+/// the tree, as it does when roles are assigned in categories.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContextPlan {
+    /// Paths whose strict descendants of the level are in the answer (but for the exclusions).
+    pub include_under: Vec<String>,
+    /// Paths inside an `include_under` whose strict descendants are not in the answer.
+    pub exclude_under: Vec<String>,
+    /// Contexts in the answer one by one.
+    pub include: Vec<String>,
+    /// Contexts inside an included subtree that are not in the answer.
+    pub exclude: Vec<String>,
+}
+
+impl ContextPlan {
+    /// Whether a context with this path is in the answer, by the plan's own rule (the SQL
+    /// above); used by tests and by back ends without SQL.
+    pub fn admits(&self, path: &str) -> bool {
+        let under = |p: &String| {
+            path.len() > p.len() + 1
+                && path.starts_with(p.as_str())
+                && path.as_bytes().get(p.len()) == Some(&b'/')
+        };
+        self.include.iter().any(|p| p == path)
+            || (self.include_under.iter().any(under)
+                && !self.exclude_under.iter().any(under)
+                && !self.exclude.iter().any(|p| p == path))
+    }
+}
+
+impl Engine {
+    /// A context's `path` as Moodle writes it: its ancestors' ids and its own from the root,
+    /// each after a `/` (`/1/40/57`).
+    pub fn context_path_text(&self, context: ContextId) -> Result<String, QueryError> {
+        Ok(self
+            .context_path(context)?
+            .iter()
+            .map(|c| format!("/{c}"))
+            .collect())
+    }
+
+    /// [`Engine::contexts_with_capability`] as a [`ContextPlan`] of context paths.
+    pub fn contexts_with_capability_plan(
+        &self,
+        user: UserId,
+        capability: &str,
+        level: ContextLevel,
+        opts: CheckOptions,
+    ) -> Result<ContextPlan, QueryError> {
+        let yes: std::collections::HashSet<ContextId> = self
+            .contexts_with_capability(user, capability, level, opts)?
+            .into_iter()
+            .collect();
+        let n = self.ctxs.len();
+        // Visit in pre-order, so that a parent comes before its children.
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_unstable_by_key(|i| self.ctxs.get(*i as usize).map_or(0, |c| c.pre));
+        let is_level = |i: u32| self.ctxs.get(i as usize).is_some_and(|c| c.level == level);
+        let is_yes = |i: u32| {
+            self.ctxs
+                .get(i as usize)
+                .is_some_and(|c| yes.contains(&c.id))
+        };
+        // Strict descendants of the level under each context, and how many are in the answer.
+        let (mut total, mut held) = (vec![0u32; n], vec![0u32; n]);
+        for &i in order.iter().rev() {
+            let Some(c) = self.ctxs.get(i as usize) else {
+                continue;
+            };
+            if c.parent == crate::engine::NONE {
+                continue;
+            }
+            let (t, h) = (
+                total.get(i as usize).copied().unwrap_or(0) + u32::from(is_level(i)),
+                held.get(i as usize).copied().unwrap_or(0) + u32::from(is_level(i) && is_yes(i)),
+            );
+            if let Some(slot) = total.get_mut(c.parent as usize) {
+                *slot += t;
+            }
+            if let Some(slot) = held.get_mut(c.parent as usize) {
+                *slot += h;
+            }
+        }
+        let mut plan = ContextPlan::default();
+        // For each context: the state its children start in (Some(included) or None: settled).
+        let mut below: Vec<Option<bool>> = vec![None; n];
+        for &i in &order {
+            let Some(c) = self.ctxs.get(i as usize) else {
+                continue;
+            };
+            let incoming = if c.parent == crate::engine::NONE {
+                Some(false)
+            } else {
+                below.get(c.parent as usize).copied().flatten()
+            };
+            let Some(inc) = incoming else {
+                continue;
+            };
+            let path = || self.context_path_text(c.id).unwrap_or_default();
+            if is_level(i) && inc != is_yes(i) {
+                if inc {
+                    plan.exclude.push(path());
+                } else {
+                    plan.include.push(path());
+                }
+            }
+            let t = total.get(i as usize).copied().unwrap_or(0);
+            let h = held.get(i as usize).copied().unwrap_or(0);
+            let next = if t == 0 {
+                None
+            } else if inc {
+                if h == 0 {
+                    plan.exclude_under.push(path());
+                    None
+                } else if h == t {
+                    None
+                } else {
+                    Some(true)
+                }
+            } else if h == t {
+                plan.include_under.push(path());
+                None
+            } else if h == 0 {
+                None
+            } else if 2 * h > t {
+                plan.include_under.push(path());
+                Some(true)
+            } else {
+                Some(false)
+            };
+            if let Some(slot) = below.get_mut(i as usize) {
+                *slot = next;
+            }
+        }
+        Ok(plan)
+    }
+}
