@@ -127,6 +127,12 @@ extern "C" {
     fn at(this: &OptionsBag) -> JsValue;
 }
 
+/// A context level argument (`"course"`, `"module"`, …).
+fn context_level(level: &str) -> Result<core::ContextLevel, JsValue> {
+    serde_json::from_value(serde_json::Value::String(level.to_string()))
+        .map_err(|_| error("bad_argument", &format!("`{level}` is not a context level")))
+}
+
 /// An id argument: a non-negative integer that fits in 32 bits.
 fn id(v: f64, what: &str) -> Result<u32, JsValue> {
     if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= f64::from(u32::MAX) {
@@ -443,6 +449,9 @@ impl Engine {
         unchecked_return_type = "AssignmentKey[]"
     )]
     pub fn unsupported_assignments(&self) -> Result<JsValue, JsValue> {
+        self.inner
+            .whole_site("unsupportedAssignments")
+            .map_err(query_error)?;
         let out: Vec<AssignmentKey> = self
             .inner
             .unsupported_assignments()
@@ -450,6 +459,81 @@ impl Engine {
             .map(AssignmentKey::from)
             .collect();
         to_js(&out)
+    }
+
+    /// The user this engine's bundle answers for, or `undefined` for a whole site. A bundle
+    /// answers only that user's questions at the contexts it covers (else `out_of_bundle`)
+    /// and is never edited.
+    #[wasm_bindgen(getter, js_name = bundleUser)]
+    pub fn bundle_user(&self) -> Option<u32> {
+        self.inner.bundle_user().map(|u| u.0)
+    }
+
+    /// The bundle of a user: a snapshot (JSON text) that answers that user's own questions at
+    /// the given contexts, their ancestors and descendants (default: the whole tree) exactly
+    /// as this site does, and holds no other user's record.
+    pub fn bundle(
+        &self,
+        user: f64,
+        #[wasm_bindgen(unchecked_optional_param_type = "BundleOptions")] opts: Option<JsValue>,
+    ) -> Result<String, JsValue> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Opts {
+            #[serde(default)]
+            contexts: Option<Vec<u32>>,
+        }
+        let roots: Vec<ContextId> = match opts.filter(|o| !o.is_undefined() && !o.is_null()) {
+            Some(o) => from_js::<Opts>(&o)
+                .map_err(|e| error("bad_argument", &format!("bundle options: {e}")))?
+                .contexts
+                .unwrap_or_default()
+                .into_iter()
+                .map(ContextId)
+                .collect(),
+            None => Vec::new(),
+        };
+        let site = self
+            .inner
+            .bundle(UserId(id(user, "user")?), &roots)
+            .map_err(query_error)?;
+        Ok(site.to_json())
+    }
+
+    /// The ids of the contexts of `level` where the user has the capability, ascending
+    /// (Moodle's `get_user_capability_course` for `"course"`).
+    #[wasm_bindgen(js_name = contextsWithCapability, unchecked_return_type = "number[]")]
+    pub fn contexts_with_capability(
+        &self,
+        user: f64,
+        capability: &str,
+        #[wasm_bindgen(unchecked_param_type = "ContextLevel")] level: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "CheckOptions")] opts: Option<JsValue>,
+    ) -> Result<JsValue, JsValue> {
+        let opts = self.options(opts.as_ref())?;
+        let list = self
+            .inner
+            .contexts_with_capability(UserId(id(user, "user")?), capability, context_level(level)?, opts)
+            .map_err(query_error)?;
+        to_js(&list)
+    }
+
+    /// `contextsWithCapability` as a plan of context paths, for back ends that filter in SQL.
+    #[wasm_bindgen(js_name = contextsWithCapabilityPlan, unchecked_return_type = "ContextPlan")]
+    pub fn contexts_with_capability_plan(
+        &self,
+        user: f64,
+        capability: &str,
+        #[wasm_bindgen(unchecked_param_type = "ContextLevel")] level: &str,
+        #[wasm_bindgen(unchecked_optional_param_type = "CheckOptions")] opts: Option<JsValue>,
+    ) -> Result<JsValue, JsValue> {
+        let opts = self.options(opts.as_ref())?;
+        let p = self
+            .inner
+            .contexts_with_capability_plan(UserId(id(user, "user")?), capability, context_level(level)?, opts)
+            .map_err(query_error)?;
+        to_js(&serde_json::json!({"includeUnder": p.include_under, "excludeUnder": p.exclude_under,
+            "include": p.include, "exclude": p.exclude}))
     }
 
     /// Applies one edit (incrementally where possible). Throws `CapstanError` and changes

@@ -77,6 +77,34 @@ export interface Snapshot {
   assignments?: SnapshotAssignment[] | null;
   switches?: SnapshotSwitch[] | null;
   program_courses?: SnapshotProgramCourse[] | null;
+  /** Set when the snapshot is a bundle: a cut of the site for one user. */
+  bundle?: SnapshotBundle | null;
+}
+
+/** What marks a snapshot as a bundle (FORMAT.md "Bundles"). */
+export interface SnapshotBundle {
+  /** The user it answers for (0: not logged in). */
+  user: number;
+  /** The roots of the covered subtrees (absent or empty: the whole tree). */
+  contexts?: number[] | null;
+}
+
+/** Options of `Engine.bundle`. */
+export interface BundleOptions {
+  /** The roots of the covered subtrees: each with its ancestors and descendants (default: the whole tree). */
+  contexts?: number[];
+}
+
+/**
+ * `contextsWithCapability` as a filter on Moodle's `context.path` column: a context is in the
+ * answer when its path is in `include`, or it lies strictly under an `includeUnder` path, not
+ * strictly under an `excludeUnder` path, and is not in `exclude`.
+ */
+export interface ContextPlan {
+  includeUnder: string[];
+  excludeUnder: string[];
+  include: string[];
+  exclude: string[];
 }
 
 /** Stable error codes thrown as `CapstanError.code`. */
@@ -86,7 +114,7 @@ export type ErrorCode =
   | "bad_parent_level" | "bad_shortname" | "bad_capability_name" | "tenant_mismatch" | "bad_time_range"
   | "program_foreign_course" | "site_program_tenant_course" | "bad_id" | "shared_tenant_context"
   | "unknown_capability" | "unknown_context" | "unknown_role" | "unknown_user" | "unknown_tenant"
-  | "not_found" | "has_children" | "malformed_op" | "bad_argument" | "bad_instant"
+  | "not_found" | "has_children" | "malformed_op" | "bad_argument" | "bad_instant" | "out_of_bundle"
   | "malformed_xml" | "hostile_xml" | "internal" | (string & {});
 
 /** One validation problem of a snapshot. */

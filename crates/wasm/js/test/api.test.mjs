@@ -205,3 +205,32 @@ test("effectivePermissions (decoded in JS) agrees with hasCapability, also after
   assert.ok(e.effectivePermissions(10, 3, at).some((p) => p.capability === "mod/quiz:attempt" && p.allowed));
   assert.equal(e.effectivePermissions(2, 3, at)[0].rule, "site_admin");
 });
+
+test("bundles: a user's own slice answers like the site, refuses the rest, is never edited", () => {
+  const e = Engine.fromObject(site);
+  const text = e.bundle(10, { contexts: [3] });
+  const doc = JSON.parse(text);
+  assert.deepEqual(doc.bundle, { user: 10, contexts: [3] });
+  assert.deepEqual(doc.users.map((u) => u.id), [10]);
+  assert.deepEqual(doc.settings.site_admins, []);
+  const b = Engine.fromJson(text);
+  assert.equal(b.bundleUser, 10);
+  assert.equal(e.bundleUser, undefined);
+  const at = { at: "2026-06-01T00:00:00Z" };
+  assert.equal(b.hasCapability(10, "moodle/course:view", 3, at), e.hasCapability(10, "moodle/course:view", 3, at));
+  throwsCode(() => b.hasCapability(2, "moodle/course:view", 3, at), "out_of_bundle");
+  throwsCode(() => b.usersWithCapability("moodle/course:view", 3, at), "out_of_bundle");
+  throwsCode(() => b.unsupportedAssignments(), "out_of_bundle");
+  throwsCode(() => b.contextsWithCapability(10, "moodle/course:view", "course", at), "out_of_bundle");
+  throwsCode(() => b.apply({ op: "set_permission", role: 5, context: 3, capability: "moodle/course:view", permission: "prevent" }), "out_of_bundle");
+  throwsCode(() => e.bundle(10, { contexts: [99] }), "unknown_context");
+  throwsCode(() => e.bundle(10, { rooms: [3] }), "bad_argument");
+  // contextsWithCapability and its plan.
+  assert.deepEqual(e.contextsWithCapability(10, "moodle/course:view", "course", at), [3]);
+  assert.deepEqual(e.contextsWithCapability(2, "moodle/course:view", "course", { ...at, doAnything: false }), []);
+  const plan = e.contextsWithCapabilityPlan(10, "moodle/course:view", "course", at);
+  assert.deepEqual(plan, { includeUnder: ["/1"], excludeUnder: [], include: [], exclude: [] });
+  throwsCode(() => e.contextsWithCapability(10, "moodle/course:view", "galaxy", at), "bad_argument");
+  const whole = Engine.fromJson(e.bundle(10));
+  assert.deepEqual(whole.contextsWithCapability(10, "moodle/course:view", "course", at), [3]);
+});

@@ -37,6 +37,8 @@ function answer(engine, text, q) {
       return engine.isVisible(q.user, q.context, at);
     case "unsupported_assignments":
       return engine.unsupportedAssignments();
+    case "contexts_with_capability":
+      return engine.contextsWithCapability(q.user, q.capability, q.level, opts);
     default:
       throw new Error(`unknown op ${q.op}`);
   }
