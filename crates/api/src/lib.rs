@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod bundle;
 pub mod error;
 pub mod paths;
 pub mod questions;
@@ -25,6 +26,7 @@ pub mod sync;
 
 pub use admin::{ApiKey, ApiKeyCreated, KeyStatus, NewApiKey, SetPassword};
 pub use audit::{AuditEntry, AuditPage, AuditQuery, ChainReport};
+pub use bundle::{BundleQuery, ContextPlan, ContextsAnswer, ContextsRequest, Level};
 pub use error::{ErrorBody, ErrorDetails, codes};
 pub use questions::*;
 pub use session::{Login, Me, PrincipalKind, Reach, SessionCreated, StaffLogin, SupportIdentity};

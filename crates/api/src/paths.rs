@@ -44,6 +44,10 @@ pub const USER_PASSWORD: &str = "/api/v1/users/{id}/password";
 pub const API_KEYS: &str = "/api/v1/api-keys";
 /// One service key (`DELETE`: revoke it).
 pub const API_KEY: &str = "/api/v1/api-keys/{id}";
+/// The caller's bundle (`GET ?context=&context=[&user=]`).
+pub const BUNDLE: &str = "/api/v1/bundle";
+/// The contexts of a level where a user has a capability (`POST`).
+pub const CONTEXTS_WITH_CAPABILITY: &str = "/api/v1/contexts-with-capability";
 /// Support staff accounts (`GET`, `POST`).
 pub const SUPPORT_STAFF: &str = "/api/v1/support/staff";
 /// Disable a staff account: it cannot sign in, its sessions end, its active grants are revoked.

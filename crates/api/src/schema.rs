@@ -124,6 +124,9 @@ pub const SNAPSHOT_JSON: &str = r#"{
     "assignments": {"type": ["array", "null"], "items": {"type": "object"}},
     "switches": {"type": ["array", "null"], "items": {"type": "object"}},
     "program_courses": {"type": ["array", "null"], "items": {"type": "object"}},
+    "bundle": {"type": ["object", "null"], "description": "set when the snapshot is a bundle: a cut of the site for one user",
+      "required": ["user"], "properties": {"user": {"type": "integer", "minimum": 0},
+      "contexts": {"type": ["array", "null"], "items": {"type": "integer", "minimum": 1}}}, "additionalProperties": false},
     "queries": {"type": ["array", "null"], "items": {"type": "object"}}
   },
   "additionalProperties": false

@@ -34,7 +34,7 @@ pub use state::{AppState, Clock, OpenOptions, Opened, SystemClock};
 
 use axum::routing::{delete, get, post, put};
 use capstan_api::{codes, paths};
-use routes::{admin, audit as audit_routes, presets, questions, session, site, support};
+use routes::{admin, audit as audit_routes, bundle, presets, questions, session, site, support};
 use std::path::PathBuf;
 
 /// How often the server takes the temporary users of ended support grants off the site.
@@ -84,6 +84,11 @@ pub fn router(state: AppState, dist: PathBuf) -> axum::Router {
             get(questions::unsupported_assignments),
         )
         .route(paths::VISIBILITY, post(questions::visibility))
+        .route(paths::BUNDLE, get(bundle::get_bundle))
+        .route(
+            paths::CONTEXTS_WITH_CAPABILITY,
+            post(bundle::contexts_with_capability),
+        )
         .route(paths::VISIBLE_ITEMS, post(questions::visible_items))
         .route(paths::ROLE_PRESET, get(presets::export))
         .route(paths::PRESETS, post(presets::import))

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of the API, built from the handlers' annotations and the wire
 //! types of capstan-api, so it cannot drift from the code.
 
-use crate::routes::{admin, audit, presets, questions, session, site, support};
+use crate::routes::{admin, audit, bundle, presets, questions, session, site, support};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -39,6 +39,7 @@ impl Modify for Bearer {
         questions::users_with_capability, questions::capability_overview,
         questions::can_assign, questions::can_override, questions::can_switch,
         questions::unsupported_assignments, questions::visibility, questions::visible_items,
+        bundle::get_bundle, bundle::contexts_with_capability,
         presets::export, presets::import,
         admin::set_password, admin::list_keys, admin::create_key, admin::delete_key,
         support::create_staff, support::list_staff, support::create_request, support::list_requests,

@@ -380,6 +380,12 @@ impl AppState {
                     None => capstan_core::demo::demo_site().to_json(),
                 };
                 let engine = Engine::from_json(&json).map_err(|e| format!("seed: {e}"))?;
+                if engine.is_bundle() {
+                    return Err(
+                        "the seed is a bundle (a cut of a site for one user): seed with a whole site"
+                            .into(),
+                    );
+                }
                 let admin = engine
                     .settings()
                     .site_admins

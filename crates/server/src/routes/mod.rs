@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod bundle;
 pub mod presets;
 pub mod questions;
 pub mod session;

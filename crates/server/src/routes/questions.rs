@@ -17,7 +17,7 @@ use capstan_core::{CheckOptions, ContextId, QueryError, RoleId, UserId};
 /// Refuses a question the caller may not ask, or that names what it may not see. A context
 /// or user outside the caller's view answers exactly like one that does not exist, so that
 /// nobody maps another tenant by asking about itself.
-fn may_ask(c: &Caller, about: UserId, context: ContextId) -> Result<(), ApiError> {
+pub(crate) fn may_ask(c: &Caller, about: UserId, context: ContextId) -> Result<(), ApiError> {
     let mine = Some(about) == c.user;
     let v = c.view();
     match c.reach {

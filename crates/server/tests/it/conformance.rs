@@ -76,6 +76,12 @@ fn ask(c: &Client, key: &str, text: &str, q: &QueryDoc) -> Value {
             json!({"user": q.user.unwrap_or(0), "context": q.context.unwrap_or(0), "at": at}),
             &field("visible"),
         ),
+        "contexts_with_capability" => answer(
+            "/api/v1/contexts-with-capability",
+            json!({"user": q.user.unwrap_or(0), "capability": q.capability, "level": q.level,
+                   "doanything": q.doanything, "at": at}),
+            &field("contexts"),
+        ),
         "unsupported_assignments" => {
             let r = c.get("/api/v1/unsupported-assignments", key);
             assert_eq!(r.status, 200, "{}", r.text);

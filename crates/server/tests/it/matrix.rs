@@ -206,6 +206,27 @@ fn cells(rev: u64, who: P, self_id: u32, preset: &str) -> Vec<Cell> {
                 .collect::<Vec<_>>(),
         ),
         cell(
+            "own bundle",
+            "GET",
+            "/api/v1/bundle",
+            None,
+            &[Admin, Manager, Tdm1, Member2, SupportT1, SupportSite],
+        ),
+        cell(
+            "a T1 user's bundle",
+            "GET",
+            "/api/v1/bundle?user=12&context=10",
+            None,
+            &[Admin, Manager, Key],
+        ),
+        cell(
+            "contexts with capability, self",
+            "POST",
+            "/api/v1/contexts-with-capability",
+            Some(json!({"user": self_id, "capability": "moodle/course:view", "level": "course"})),
+            &with_users,
+        ),
+        cell(
             "check T1 user",
             "POST",
             "/api/v1/check",

@@ -798,3 +798,107 @@ fn users_end_their_own_switch_sessions_are_purged_and_staff_can_be_stopped() {
     );
     assert_eq!(r.status, 201, "{}", r.text);
 }
+
+#[test]
+fn every_user_gets_its_own_bundle_and_nobody_else_s() {
+    let s = Server::start("sec-bundles", Some(tenants_fixture()));
+    let admin = s.login("admin", "admin-pass-1");
+    for (id, pw) in [(11, "member2-pass"), (12, "student1-pass")] {
+        set_password(&s, &admin, id, pw);
+    }
+    let learner = s.login("student1", "student1-pass");
+    let member2 = s.login("member2", "member2-pass");
+    // A learner's course-page bundle: its own questions, exactly as the site answers them.
+    let r = s.get("/api/v1/bundle?context=10", &learner);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["bundle"]["user"], 12);
+    let ids: Vec<u64> = r.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, vec![12], "no other user");
+    let bundle = capstan_core::Engine::from_json(&r.text).unwrap();
+    let at = capstan_core::Timestamp::from_unix_millis(crate::common::START_MS);
+    let whole = &s.state.site().engine;
+    for cap in ["moodle/course:view", "moodle/course:update"] {
+        let opts = capstan_core::CheckOptions::at(at);
+        let (u, c) = (capstan_core::UserId(12), capstan_core::ContextId(10));
+        assert_eq!(
+            bundle.has_capability(u, cap, c, opts).unwrap(),
+            whole.has_capability(u, cap, c, opts).unwrap()
+        );
+    }
+    // 304 while nothing changes; a new revision changes the ETag.
+    let tag = r.header("etag").unwrap().to_string();
+    let again = s.raw(
+        "GET",
+        "/api/v1/bundle?context=10",
+        Some(&learner),
+        None,
+        &[("if-none-match", &tag)],
+    );
+    assert_eq!(again.status, 304);
+    // Never another user's bundle, nor another tenant's context.
+    let r = s.get("/api/v1/bundle?context=10&user=13", &learner);
+    assert_eq!(r.status, 403, "{}", r.text);
+    let foreign = s.get("/api/v1/bundle?context=10", &member2);
+    let missing = s.get("/api/v1/bundle?context=9999", &member2);
+    assert_eq!((foreign.status, foreign.code()), (404, "unknown_context"));
+    assert_eq!(foreign.code(), missing.code());
+    // A member's whole-tree bundle names nothing of the other tenant.
+    let r = s.get("/api/v1/bundle", &member2);
+    assert_eq!(r.status, 200, "{}", r.text);
+    for w in ["TENANT1", "Acme", "tdm1", "student1"] {
+        assert!(!r.text.contains(w), "member 2's bundle names `{w}`");
+    }
+    assert!(capstan_core::Engine::from_json(&r.text).is_ok());
+    // A service key or an admin asks for anyone's; staff without a grant get none.
+    let (_, key) = s.state.create_api_key("lms", None, None).unwrap();
+    assert_eq!(s.get("/api/v1/bundle?user=12&context=10", &key).status, 200);
+    assert_eq!(s.get("/api/v1/bundle", &key).status, 403);
+    assert_eq!(s.get("/api/v1/bundle?user=12", &admin).status, 200);
+    let staff = make_staff(&s, &admin, "vendor");
+    let t = staff_login(&s, &staff);
+    assert_eq!(s.get("/api/v1/bundle", &t).status, 403);
+    assert_eq!(s.get("/api/v1/bundle?room=1", &learner).code(), "bad_query");
+    // contexts-with-capability, as the core answers it; a plan for whole-site readers.
+    let r = s.post(
+        "/api/v1/contexts-with-capability",
+        &learner,
+        json!({"user": 12, "capability": "moodle/course:view", "level": "course"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let want: Vec<u32> = whole
+        .contexts_with_capability(
+            capstan_core::UserId(12),
+            "moodle/course:view",
+            capstan_core::ContextLevel::Course,
+            capstan_core::CheckOptions::at(at),
+        )
+        .unwrap()
+        .into_iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(r.body["contexts"], json!(want));
+    let r = s.post(
+        "/api/v1/contexts-with-capability",
+        &learner,
+        json!({"user": 12, "capability": "moodle/course:view", "level": "course", "plan": true}),
+    );
+    assert_eq!(r.status, 403);
+    let r = s.post(
+        "/api/v1/contexts-with-capability",
+        &key,
+        json!({"user": 12, "capability": "moodle/course:view", "level": "course", "plan": true}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body["plan"]["include_under"].is_array());
+    let r = s.post(
+        "/api/v1/contexts-with-capability",
+        &learner,
+        json!({"user": 13, "capability": "moodle/course:view", "level": "course"}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+}
