@@ -189,6 +189,61 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(Engine::from_json(&json).unwrap()))
     });
     g.finish();
+    // A learner's course-page bundle: the course and its activities, with their ancestors.
+    let learner = m
+        .site
+        .assignments
+        .iter()
+        .find(|a| {
+            m.site
+                .contexts
+                .iter()
+                .any(|c| c.id == a.context && c.level == ContextLevel::Course)
+        })
+        .map(|a| (a.user, a.context))
+        .unwrap();
+    let mut g = c.benchmark_group("bundle");
+    g.bench_function("course_page/cut", |b| {
+        b.iter(|| black_box(m.engine.bundle(learner.0, &[learner.1]).unwrap()))
+    });
+    let page = m.engine.bundle(learner.0, &[learner.1]).unwrap().to_json();
+    g.bench_function("course_page/load", |b| {
+        b.iter(|| black_box(Engine::from_json(&page).unwrap()))
+    });
+    g.sample_size(10);
+    g.bench_function("whole_tree/cut", |b| {
+        b.iter(|| black_box(m.engine.bundle(learner.0, &[]).unwrap()))
+    });
+    g.finish();
+    let opts = CheckOptions::at(m.at);
+    c.bench_function("contexts_with_capability/2001_courses", |b| {
+        b.iter(|| {
+            black_box(
+                m.engine
+                    .contexts_with_capability(
+                        learner.0,
+                        "moodle/course:view",
+                        ContextLevel::Course,
+                        opts,
+                    )
+                    .unwrap(),
+            )
+        })
+    });
+    c.bench_function("contexts_with_capability/plan_2001_courses", |b| {
+        b.iter(|| {
+            black_box(
+                m.engine
+                    .contexts_with_capability_plan(
+                        learner.0,
+                        "moodle/course:view",
+                        ContextLevel::Course,
+                        opts,
+                    )
+                    .unwrap(),
+            )
+        })
+    });
     // One batch of 3,000 new courses (structural edits): one compile for the run, where one
     // compile per edit took minutes on this site.
     let category = m

@@ -49,58 +49,94 @@ impl Engine {
             .collect::<Result<_, _>>()?;
         let me = self.unode(user);
         let model = &self.site;
-        // Covered: the roots, their descendants and ancestors.
-        let mut covered = vec![roots.is_empty(); n];
+        // Another user's user context, and what is under it, never comes along.
+        let foreign_user = |i: u32| {
+            model
+                .contexts
+                .get(i as usize)
+                .is_some_and(|c| c.level == ContextLevel::User && c.instance != Some(user))
+        };
+        let private_path = |i: u32| {
+            let mut at = i;
+            while let Some(c) = self.ctxs.get(at as usize) {
+                if foreign_user(at) {
+                    return true;
+                }
+                if c.parent == NONE {
+                    return false;
+                }
+                at = c.parent;
+            }
+            false
+        };
+        if let Some(r) = roots.iter().find(|r| private_path(**r)) {
+            // Another user's user context answers like a missing one.
+            let id = self.ctxs.get(*r as usize).map_or(ContextId(0), |c| c.id);
+            return Err(QueryError::UnknownContext(id));
+        }
+        // Covered: the roots with their descendants (a range of the pre-order numbering, so
+        // the cost is the subtree's) and their ancestors.
+        let mut by_pre = vec![NONE; 2 * n + 1];
+        for (i, c) in self.ctxs.iter().enumerate() {
+            if let Some(slot) = by_pre.get_mut(c.pre as usize) {
+                *slot = i as u32;
+            }
+        }
+        let mut covered = vec![false; n];
+        let mut private = vec![false; n];
+        let mut cover = |range: std::ops::RangeInclusive<usize>, covered: &mut Vec<bool>| {
+            for p in range {
+                let Some(&i) = by_pre.get(p).filter(|i| **i != NONE) else {
+                    continue;
+                };
+                let parent_private = self
+                    .ctxs
+                    .get(i as usize)
+                    .and_then(|c| private.get(c.parent as usize).copied())
+                    .unwrap_or(false);
+                let hidden = foreign_user(i) || parent_private;
+                if let Some(slot) = private.get_mut(i as usize) {
+                    *slot = hidden;
+                }
+                if let Some(slot) = covered.get_mut(i as usize) {
+                    *slot = !hidden;
+                }
+            }
+        };
+        if roots.is_empty() {
+            cover(0..=2 * n, &mut covered);
+        }
         for r in &roots {
             let Some(root) = self.ctxs.get(*r as usize) else {
                 continue;
             };
-            for (slot, c) in covered.iter_mut().zip(&self.ctxs) {
-                if c.pre >= root.pre && c.post <= root.post {
-                    *slot = true;
-                }
-            }
+            cover(root.pre as usize..=root.post as usize, &mut covered);
             self.mark_ancestors(*r, &mut covered);
         }
-        // Never another user's user context, nor anything under one.
-        let mut private = vec![false; n];
-        for (i, c) in model.contexts.iter().enumerate() {
-            if c.level == ContextLevel::User
-                && c.instance != Some(user)
-                && let Some(node) = self.ctxs.get(i)
-            {
-                let (pre, post) = (node.pre, node.post);
-                for (slot, d) in private.iter_mut().zip(&self.ctxs) {
-                    if d.pre >= pre && d.post <= post {
-                        *slot = true;
-                    }
-                }
-            }
-        }
-        for (slot, p) in covered.iter_mut().zip(&private) {
-            *slot &= !p;
-        }
-        // Another user's user context answers like a missing one.
-        if let Some(r) = roots
-            .iter()
-            .find(|r| private.get(**r as usize).copied().unwrap_or(true))
-            .and_then(|r| self.ctxs.get(*r as usize))
-        {
-            return Err(QueryError::UnknownContext(r.id));
-        }
-        let shareable = |c: ContextId| {
+        let shareable = |c: ContextId| self.ctx_index.get(c.0).is_some_and(|i| !private_path(i));
+        let reachable_tenant = |t: Option<TenantId>| self.may_reach_tenant(user, t);
+        let tenant_of = |c: ContextId| {
             self.ctx_index
                 .get(c.0)
-                .is_some_and(|i| !private.get(i as usize).copied().unwrap_or(true))
+                .and_then(|i| self.ctxs.get(i as usize))
+                .and_then(|c| c.tenant)
         };
-        let reachable_tenant = |t: Option<TenantId>| self.may_reach_tenant(user, t);
-        // Present: covered, plus stubs for support assignments and the tenants they need.
+        // Covered and not another tenant's (a tenant the user can never enter): held whole.
+        // Site-level contexts stay whole even where the user is kept out of them (isolation):
+        // they are the ancestors that the user's own contexts inherit from.
+        let open_at = |i: usize| {
+            covered.get(i).copied().unwrap_or(false)
+                && self
+                    .ctxs
+                    .get(i)
+                    .and_then(|c| c.tenant)
+                    .is_none_or(|t| reachable_tenant(Some(t)))
+        };
+        let open = |c: ContextId| self.ctx_index.get(c.0).is_some_and(|i| open_at(i as usize));
+        // Present: covered, plus bare stubs for support assignments, for a row of each role
+        // that has one, and for the tenant contexts and categories the kept tenants need.
         let mut present = covered.clone();
-        let own_grants: Vec<Assignment> = self
-            .assignment_rows()
-            .into_iter()
-            .filter(|a| a.user == user)
-            .collect();
+        let own_grants = self.assignments_of(user);
         // (A support assignment inside another user's user context cannot come along: the
         // workflow never makes one.)
         for a in own_grants
@@ -111,47 +147,37 @@ impl Engine {
                 self.mark_ancestors(i, &mut present);
             }
         }
-        let is_covered = |c: ContextId| {
-            self.ctx_index
-                .get(c.0)
-                .and_then(|i| covered.get(i as usize).copied())
-                .unwrap_or(false)
-        };
-        let tenant_of = |c: ContextId| {
-            self.ctx_index
-                .get(c.0)
-                .and_then(|i| self.ctxs.get(i as usize))
-                .and_then(|c| c.tenant)
-        };
-        // Covered and not another tenant's (a tenant the user can never enter): held whole.
-        // Site-level contexts stay whole even where the user is kept out of them (isolation):
-        // they are the ancestors that the user's own contexts inherit from.
-        let open =
-            |c: ContextId| is_covered(c) && tenant_of(c).is_none_or(|t| reachable_tenant(Some(t)));
-        let rows = self.permission_rows();
-        let mut permissions: Vec<PermissionRow> =
-            rows.iter().filter(|p| open(p.context)).cloned().collect();
+        let mut permissions = self.definition_rows();
+        for i in 0..n {
+            if open_at(i) {
+                self.override_rows_at(i as u32, &mut permissions);
+            }
+        }
         // `can_switch` asks whether a role has a permission row anywhere: a role whose rows
         // all sit elsewhere keeps one (at a bare stub context, off every covered path).
-        for role in &model.roles {
-            if permissions.iter().any(|p| p.role == role.id) {
+        for (ri, role) in self.roles.iter().enumerate() {
+            if role.rows == 0 || permissions.iter().any(|p| p.role == role.id) {
                 continue;
             }
-            let mut theirs = rows
+            let mut theirs = Vec::new();
+            for (ci, list) in self.overrides.iter().enumerate() {
+                if list.iter().any(|o| o.role as usize == ri) {
+                    self.override_rows_at(ci as u32, &mut theirs);
+                }
+            }
+            theirs.retain(|p| p.role == role.id && shareable(p.context));
+            let Some(row) = theirs
                 .iter()
-                .filter(|p| p.role == role.id && shareable(p.context));
-            let Some(row) = rows
-                .iter()
-                .filter(|p| p.role == role.id && shareable(p.context))
                 .find(|p| tenant_of(p.context).is_none_or(|t| reachable_tenant(Some(t))))
-                .or_else(|| theirs.next())
+                .or_else(|| theirs.first())
+                .cloned()
             else {
                 continue;
             };
             if let Some(i) = self.ctx_index.get(row.context.0) {
                 self.mark_ancestors(i, &mut present);
             }
-            permissions.push(row.clone());
+            permissions.push(row);
         }
         let mut tenants_needed: Vec<TenantId> = me
             .and_then(|u| u.tenant)
@@ -162,8 +188,8 @@ impl Engine {
                     .unwrap_or_default(),
             )
             .collect();
-        for (i, c) in self.ctxs.iter().enumerate() {
-            if present.get(i).copied().unwrap_or(false) {
+        for (c, here) in self.ctxs.iter().zip(&present) {
+            if *here {
                 tenants_needed.extend(c.tenant);
             }
         }
@@ -184,10 +210,11 @@ impl Engine {
         let contexts: Vec<Context> = model
             .contexts
             .iter()
+            .zip(&present)
             .enumerate()
-            .filter(|(i, _)| present.get(*i).copied().unwrap_or(false))
-            .map(|(_, c)| {
-                if open(c.id) {
+            .filter(|(_, (_, here))| **here)
+            .map(|(i, (c, _))| {
+                if open_at(i) {
                     c.clone()
                 } else {
                     Context {
@@ -203,7 +230,6 @@ impl Engine {
                 }
             })
             .collect();
-        let kept: std::collections::HashSet<ContextId> = contexts.iter().map(|c| c.id).collect();
         let tenants: Vec<Tenant> = model
             .tenants
             .iter()
@@ -219,16 +245,30 @@ impl Engine {
         let mut settings = model.settings.clone();
         settings.site_admins.retain(|u| *u == user);
         settings.guest_user = settings.guest_user.filter(|u| *u == user);
-        settings.frontpage_context = settings.frontpage_context.filter(|c| kept.contains(c));
+        settings.frontpage_context = settings.frontpage_context.filter(|c| {
+            self.ctx_index
+                .get(c.0)
+                .is_some_and(|i| present.get(i as usize).copied().unwrap_or(false))
+        });
         let assignments = own_grants
             .into_iter()
             .filter(|a| (a.source == Source::Support && shareable(a.context)) || open(a.context))
             .collect();
-        let switches = self
-            .switch_rows()
-            .into_iter()
-            .filter(|s| s.user == user && open(s.context))
-            .collect();
+        let switches = me
+            .map(|u| {
+                u.switches
+                    .iter()
+                    .filter(|(c, _)| open_at(*c as usize))
+                    .filter_map(|(c, r)| {
+                        Some(Switch {
+                            user,
+                            context: self.ctxs.get(*c as usize)?.id,
+                            role: self.roles.get(*r as usize)?.id,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         let program_courses = model
             .program_courses
             .iter()

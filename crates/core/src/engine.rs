@@ -1559,6 +1559,15 @@ impl Engine {
     }
 
     pub(crate) fn permission_rows(&self) -> Vec<PermissionRow> {
+        let mut rows = self.definition_rows();
+        for ci in 0..self.ctxs.len() {
+            self.override_rows_at(ci as u32, &mut rows);
+        }
+        rows
+    }
+
+    /// The role definitions: every row at the system context.
+    pub(crate) fn definition_rows(&self) -> Vec<PermissionRow> {
         let mut rows = Vec::new();
         let sys = self.ctxs.get(self.system as usize).map(|c| c.id);
         for (ri, d) in self.defs.iter().enumerate() {
@@ -1575,23 +1584,28 @@ impl Engine {
                 }
             }
         }
-        for (ci, list) in self.overrides.iter().enumerate() {
-            for o in list {
-                if let (Some(role), Some(cap), Some(ctx)) = (
-                    self.roles.get(o.role as usize),
-                    self.caps.get(o.cap as usize),
-                    self.ctxs.get(ci),
-                ) {
-                    rows.push(PermissionRow {
-                        role: role.id,
-                        context: ctx.id,
-                        capability: cap.name.clone(),
-                        permission: o.perm,
-                    });
-                }
+        rows
+    }
+
+    /// The overrides in one context (by dense index), appended to `rows`.
+    pub(crate) fn override_rows_at(&self, ci: u32, rows: &mut Vec<PermissionRow>) {
+        let (Some(list), Some(ctx)) = (self.overrides.get(ci as usize), self.ctxs.get(ci as usize))
+        else {
+            return;
+        };
+        for o in list {
+            if let (Some(role), Some(cap)) = (
+                self.roles.get(o.role as usize),
+                self.caps.get(o.cap as usize),
+            ) {
+                rows.push(PermissionRow {
+                    role: role.id,
+                    context: ctx.id,
+                    capability: cap.name.clone(),
+                    permission: o.perm,
+                });
             }
         }
-        rows
     }
 
     pub(crate) fn assignment_rows(&self) -> Vec<Assignment> {

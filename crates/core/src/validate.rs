@@ -371,7 +371,14 @@ pub fn validate(site: &Site) -> Vec<Issue> {
                     if ok && level == ContextLevel::Course && parent.level == ContextLevel::System {
                         ok = site.settings.frontpage_context == Some(c.id);
                     }
-                    if ok && level == ContextLevel::User && parent.level == ContextLevel::Tenant {
+                    // A bundle holds no other user: it cannot tell whose user context this is.
+                    let foreign_in_bundle = site.bundle.is_some()
+                        && !c.instance.is_some_and(|u| users.contains_key(&u));
+                    if ok
+                        && level == ContextLevel::User
+                        && parent.level == ContextLevel::Tenant
+                        && !foreign_in_bundle
+                    {
                         let member_of = c
                             .instance
                             .and_then(|u| users.get(&u))
@@ -427,6 +434,8 @@ pub fn validate(site: &Site) -> Vec<Issue> {
             }
         }
         match (c.level, c.instance) {
+            // A bundle holds no other user: another user's context may name it or no one.
+            (ContextLevel::User, _) if site.bundle.is_some() => {}
             (ContextLevel::User, None) => r.push(
                 IssueCode::UnknownReference,
                 format!("contexts[{i}].instance"),

@@ -513,7 +513,12 @@ impl Engine {
         let opts = self.options(opts.as_ref())?;
         let list = self
             .inner
-            .contexts_with_capability(UserId(id(user, "user")?), capability, context_level(level)?, opts)
+            .contexts_with_capability(
+                UserId(id(user, "user")?),
+                capability,
+                context_level(level)?,
+                opts,
+            )
             .map_err(query_error)?;
         to_js(&list)
     }
@@ -530,10 +535,17 @@ impl Engine {
         let opts = self.options(opts.as_ref())?;
         let p = self
             .inner
-            .contexts_with_capability_plan(UserId(id(user, "user")?), capability, context_level(level)?, opts)
+            .contexts_with_capability_plan(
+                UserId(id(user, "user")?),
+                capability,
+                context_level(level)?,
+                opts,
+            )
             .map_err(query_error)?;
-        to_js(&serde_json::json!({"includeUnder": p.include_under, "excludeUnder": p.exclude_under,
-            "include": p.include, "exclude": p.exclude}))
+        to_js(
+            &serde_json::json!({"includeUnder": p.include_under, "excludeUnder": p.exclude_under,
+            "include": p.include, "exclude": p.exclude}),
+        )
     }
 
     /// Applies one edit (incrementally where possible). Throws `CapstanError` and changes

@@ -293,3 +293,46 @@ fn contexts_with_capability_is_every_context_of_the_level_where_the_check_is_tru
         }
     }
 }
+
+#[test]
+fn a_bundle_may_keep_other_users_contexts_bare() {
+    // A bundle made elsewhere may keep another user's user context as id, level and parent,
+    // or with its `instance`: it loads and answers its own user.
+    let text = r#"{"format": "capstan/1", "bundle": {"user": 10, "contexts": []},
+        "settings": {"default_user_role": 7, "multitenancy": true},
+        "capabilities": [{"name": "moodle/course:view", "captype": "read", "contextlevel": "course"}],
+        "contexts": [{"id": 1, "level": "system"}, {"id": 2, "level": "tenant", "parent": 1},
+                     {"id": 3, "level": "coursecat", "parent": 1}, {"id": 4, "level": "course", "parent": 3},
+                     {"id": 20, "level": "user", "parent": 2, "instance": 99}, {"id": 21, "level": "user", "parent": 1}],
+        "tenants": [{"id": 1, "context": 2, "category": 3}],
+        "roles": [{"id": 7, "shortname": "user"}],
+        "permissions": [{"role": 7, "context": 1, "capability": "moodle/course:view", "permission": "allow"}],
+        "users": [{"id": 10, "username": "alice", "tenant": 1}]}"#;
+    let e = Engine::from_json(text).unwrap();
+    let at = instants()[0];
+    assert!(
+        e.has_capability(
+            UserId(10),
+            "moodle/course:view",
+            ContextId(4),
+            CheckOptions::at(at)
+        )
+        .unwrap()
+    );
+    assert_eq!(
+        e.has_capability(
+            UserId(99),
+            "moodle/course:view",
+            ContextId(4),
+            CheckOptions::at(at)
+        )
+        .map_err(|e| e.code()),
+        Err("out_of_bundle")
+    );
+    assert_eq!(
+        e.users_with_capability("moodle/course:view", ContextId(4), at)
+            .map(|_| ())
+            .map_err(|e| e.code()),
+        Err("out_of_bundle")
+    );
+}

@@ -8,7 +8,9 @@ use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use capstan_api::schema::Snapshot;
-use capstan_api::{BundleQuery, ContextPlan, ContextsAnswer, ContextsRequest, ErrorBody, Reach, codes};
+use capstan_api::{
+    BundleQuery, ContextPlan, ContextsAnswer, ContextsRequest, ErrorBody, Reach, codes,
+};
 use capstan_core::{CheckOptions, ContextId, QueryError, UserId};
 
 /// Reads `?context=42&context=43&user=17` (repeated keys, which serde's form reader does not).
@@ -69,8 +71,7 @@ pub async fn get_bundle(
     let user = match (q.user, caller.user) {
         (Some(u), me) if Some(UserId(u)) != me => {
             ensure(
-                caller.reach == Reach::Site
-                    && !matches!(caller.holder, Holder::Staff(_)),
+                caller.reach == Reach::Site && !matches!(caller.holder, Holder::Staff(_)),
                 "another user's bundle is for service keys and whole-site administrators",
             )?;
             UserId(u)
@@ -85,7 +86,10 @@ pub async fn get_bundle(
     };
     let view = caller.view();
     let roots: Vec<ContextId> = q.context.iter().copied().map(ContextId).collect();
-    if let Some(c) = roots.iter().find(|c| !view.whole() && !view.own_context(**c)) {
+    if let Some(c) = roots
+        .iter()
+        .find(|c| !view.whole() && !view.own_context(**c))
+    {
         // Another tenant's context answers like a missing one.
         return Err(ApiError::from_query(QueryError::UnknownContext(*c)));
     }
@@ -146,7 +150,9 @@ pub async fn contexts_with_capability(
         .contexts_with_capability(user, &q.capability, level, opts)
         .map_err(ApiError::from_query)?
         .into_iter()
-        .filter(|c| view.whole() || view.context(*c) || (Some(user) == caller.user && view.own_context(*c)))
+        .filter(|c| {
+            view.whole() || view.context(*c) || (Some(user) == caller.user && view.own_context(*c))
+        })
         .map(|c| c.0)
         .collect();
     let plan = match q.plan {
