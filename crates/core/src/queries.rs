@@ -780,9 +780,18 @@ impl Engine {
             .into_iter()
             .collect();
         let n = self.ctxs.len();
-        // Visit in pre-order, so that a parent comes before its children.
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        order.sort_unstable_by_key(|i| self.ctxs.get(*i as usize).map_or(0, |c| c.pre));
+        // Visit in pre-order, so that a parent comes before its children (the numbering shares
+        // one counter with post-order, so the slots of a 2n array hold every context once).
+        let mut slots = vec![crate::engine::NONE; 2 * n + 1];
+        for (i, c) in self.ctxs.iter().enumerate() {
+            if let Some(slot) = slots.get_mut(c.pre as usize) {
+                *slot = i as u32;
+            }
+        }
+        let order: Vec<u32> = slots
+            .into_iter()
+            .filter(|i| *i != crate::engine::NONE)
+            .collect();
         let is_level = |i: u32| self.ctxs.get(i as usize).is_some_and(|c| c.level == level);
         let is_yes = |i: u32| {
             self.ctxs
