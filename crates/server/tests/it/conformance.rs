@@ -97,6 +97,7 @@ fn the_corpus_passes_through_the_rest_api() {
     files(&corpus(), &mut list);
     assert!(list.len() > 40, "the corpus is there");
     let (mut passed, mut failures) = (0usize, Vec::new());
+    let mut bundles = 0usize;
     // Invalid snapshots are answered by one server's validator.
     let validator = Server::start(
         "conformance-validator",
@@ -131,6 +132,44 @@ fn the_corpus_passes_through_the_rest_api() {
                 None => q.expect.clone().unwrap_or(Value::Null),
             };
             let got = ask(&client, &key, &text, q);
+            // The same question of the user's bundle as the server cuts it.
+            if q.op == "has_capability" && q.expect_error.is_none() && server.is_some() {
+                let r = client.get(
+                    &format!(
+                        "/api/v1/bundle?user={}&context={}",
+                        q.user.unwrap_or(0),
+                        q.context.unwrap_or(0)
+                    ),
+                    &key,
+                );
+                if r.status == 200 {
+                    let bundle = capstan_core::Engine::from_json(&r.text).unwrap();
+                    let opts = capstan_core::CheckOptions {
+                        doanything: q.doanything.unwrap_or(true),
+                        at: q.at.unwrap_or_else(|| {
+                            capstan_core::Timestamp::from_unix_millis(crate::common::START_MS)
+                        }),
+                    };
+                    let from_bundle = bundle
+                        .has_capability(
+                            capstan_core::UserId(q.user.unwrap_or(0)),
+                            q.capability.as_deref().unwrap_or(""),
+                            capstan_core::ContextId(q.context.unwrap_or(0)),
+                            opts,
+                        )
+                        .map(Value::from)
+                        .unwrap_or_else(|e| json!({"error": e.code()}));
+                    bundles += 1;
+                    if from_bundle != expected {
+                        failures.push(format!(
+                            "{} #{n} through the bundle: expected {expected}, got {from_bundle}",
+                            path.display()
+                        ));
+                    }
+                } else {
+                    assert_eq!(r.code(), "unknown_context", "{}", r.text);
+                }
+            }
             if got == expected {
                 passed += 1;
             } else {
@@ -142,6 +181,7 @@ fn the_corpus_passes_through_the_rest_api() {
             }
         }
     }
+    assert!(bundles > 2000, "{bundles} questions through bundles");
     assert!(
         failures.is_empty(),
         "{} passed, {} failed:\n{}",

@@ -64,6 +64,27 @@ for (let i = 0; i < 5; i++) {
 engine.setDefaultTime(AT);
 report("capstan fromJson (large site)", median(loads));
 
+// A learner's course-page bundle: cut in the engine, loaded as a page would load it.
+{
+  const courseIds = new Set(site.contexts.filter((c) => c.level === "course").map((c) => c.id));
+  const a = site.assignments.find((x) => courseIds.has(x.context));
+  const cut = [];
+  let page;
+  for (let i = 0; i < 20; i++) {
+    const t0 = process.hrtime.bigint();
+    page = engine.bundle(a.user, { contexts: [a.context] });
+    cut.push(Number(process.hrtime.bigint() - t0));
+  }
+  const load = [];
+  for (let i = 0; i < 50; i++) {
+    const t0 = process.hrtime.bigint();
+    Engine.fromJson(page).free();
+    load.push(Number(process.hrtime.bigint() - t0));
+  }
+  report("capstan bundle cut (course page)", median(cut), `${page.length} B, ${zlib.gzipSync(page, { level: 9 }).length} B gzip`);
+  report("capstan bundle fromJson (course page)", median(load));
+}
+
 const users = site.users.map((u) => u.id);
 const contexts = site.contexts.map((c) => c.id);
 const caps = site.capabilities.map((c) => c.name);

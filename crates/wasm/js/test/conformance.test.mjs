@@ -79,3 +79,35 @@ test("the public conformance corpus passes through the JS API", () => {
   assert.deepStrictEqual(failures, []);
   assert.ok(passed > 3000);
 });
+
+test("every has_capability query of the corpus, asked of a bundle cut in JS, gives the expected answer", () => {
+  let asked = 0;
+  const failures = [];
+  for (const f of files(corpus)) {
+    const text = fs.readFileSync(f, "utf8");
+    let engine;
+    try {
+      engine = Engine.fromJson(text);
+    } catch {
+      continue;
+    }
+    JSON.parse(text).queries.forEach((q, i) => {
+      if (q.op !== "has_capability" || q.expect_error != null) return;
+      let bundleText;
+      try {
+        bundleText = engine.bundle(q.user, { contexts: [q.context] });
+      } catch (e) {
+        // Another user's user context is not the user's to hold.
+        assert.equal(e.code, "unknown_context", `${f}: ${e}`);
+        return;
+      }
+      const mine = Engine.fromJson(bundleText);
+      const opts = { doAnything: q.doanything ?? true, ...(q.at ? { at: q.at } : {}) };
+      const got = mine.hasCapability(q.user, q.capability, q.context, opts);
+      asked++;
+      if (got !== q.expect) failures.push(`${path.relative(corpus, f)}: query ${i}: expected ${q.expect}, got ${got}`);
+    });
+  }
+  assert.deepStrictEqual(failures, []);
+  assert.ok(asked > 2000, `${asked}`);
+});
