@@ -127,6 +127,22 @@ extern "C" {
     fn at(this: &OptionsBag) -> JsValue;
 }
 
+impl Engine {
+    /// The user, level and options of `contextsWithCapability` and its plan, checked.
+    fn contexts_args(
+        &self,
+        user: f64,
+        level: &str,
+        opts: Option<JsValue>,
+    ) -> Result<(UserId, core::ContextLevel, CheckOptions), JsValue> {
+        Ok((
+            UserId(id(user, "user")?),
+            context_level(level)?,
+            self.options(opts.as_ref())?,
+        ))
+    }
+}
+
 /// A context level argument (`"course"`, `"module"`, …).
 fn context_level(level: &str) -> Result<core::ContextLevel, JsValue> {
     serde_json::from_value(serde_json::Value::String(level.to_string()))
@@ -510,15 +526,10 @@ impl Engine {
         #[wasm_bindgen(unchecked_param_type = "ContextLevel")] level: &str,
         #[wasm_bindgen(unchecked_optional_param_type = "CheckOptions")] opts: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
-        let opts = self.options(opts.as_ref())?;
+        let (user, level, opts) = self.contexts_args(user, level, opts)?;
         let list = self
             .inner
-            .contexts_with_capability(
-                UserId(id(user, "user")?),
-                capability,
-                context_level(level)?,
-                opts,
-            )
+            .contexts_with_capability(user, capability, level, opts)
             .map_err(query_error)?;
         to_js(&list)
     }
@@ -532,15 +543,10 @@ impl Engine {
         #[wasm_bindgen(unchecked_param_type = "ContextLevel")] level: &str,
         #[wasm_bindgen(unchecked_optional_param_type = "CheckOptions")] opts: Option<JsValue>,
     ) -> Result<JsValue, JsValue> {
-        let opts = self.options(opts.as_ref())?;
+        let (user, level, opts) = self.contexts_args(user, level, opts)?;
         let p = self
             .inner
-            .contexts_with_capability_plan(
-                UserId(id(user, "user")?),
-                capability,
-                context_level(level)?,
-                opts,
-            )
+            .contexts_with_capability_plan(user, capability, level, opts)
             .map_err(query_error)?;
         to_js(
             &serde_json::json!({"includeUnder": p.include_under, "excludeUnder": p.exclude_under,

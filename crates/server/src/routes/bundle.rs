@@ -5,8 +5,8 @@ use crate::caller::Caller;
 use crate::error::{ApiError, Body, ensure};
 use crate::store::Holder;
 use axum::Json;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use capstan_api::schema::Snapshot;
 use capstan_api::{
     BundleQuery, ContextPlan, ContextsAnswer, ContextsRequest, ErrorBody, Reach, codes,
@@ -96,27 +96,12 @@ pub async fn get_bundle(
     let site = &caller.site;
     let list: Vec<String> = q.context.iter().map(u32::to_string).collect();
     let tag = format!("\"{}-u{}-c{}\"", site.revision, user.0, list.join("."));
-    let mut h = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&tag) {
-        h.insert(header::ETAG, v);
-    }
-    h.insert("x-capstan-revision", HeaderValue::from(site.revision));
-    let hit = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
-    if hit {
-        return Ok((StatusCode::NOT_MODIFIED, h).into_response());
-    }
-    let cut = site
-        .engine
-        .bundle(user, &roots)
-        .map_err(ApiError::from_query)?;
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    Ok((StatusCode::OK, h, cut.to_json()).into_response())
+    super::site::snapshot_answer(&headers, &tag, site.revision, || {
+        site.engine
+            .bundle(user, &roots)
+            .map(|cut| cut.to_json())
+            .map_err(ApiError::from_query)
+    })
 }
 
 /// The contexts of a level where a user has a capability, ascending (Moodle's

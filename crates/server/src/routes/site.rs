@@ -53,26 +53,39 @@ pub async fn get_site(caller: Caller, headers: HeaderMap) -> Result<Response, Ap
     need_site(&caller)?;
     let site = &caller.site;
     let tag = etag(site.revision, &caller.reach);
+    snapshot_answer(&headers, &tag, site.revision, || {
+        site.json_for(&caller.reach)
+            .map(|j| j.to_string())
+            .ok_or_else(|| ApiError::internal("no snapshot for the reach"))
+    })
+}
+
+/// A snapshot answer under an ETag: 304 when `If-None-Match` names it (or `*`), else 200 with
+/// the JSON `body()` makes; both carry the ETag and `X-Capstan-Revision`.
+pub(crate) fn snapshot_answer(
+    request: &HeaderMap,
+    tag: &str,
+    revision: u64,
+    body: impl FnOnce() -> Result<String, ApiError>,
+) -> Result<Response, ApiError> {
     let mut h = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&tag) {
+    if let Ok(v) = HeaderValue::from_str(tag) {
         h.insert(header::ETAG, v);
     }
-    h.insert("x-capstan-revision", HeaderValue::from(site.revision));
-    let hit = headers
+    h.insert("x-capstan-revision", HeaderValue::from(revision));
+    let hit = request
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
     if hit {
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
-    let json = site
-        .json_for(&caller.reach)
-        .ok_or_else(|| ApiError::internal("no snapshot for the reach"))?;
+    let json = body()?;
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    Ok((StatusCode::OK, h, json.to_string()).into_response())
+    Ok((StatusCode::OK, h, json).into_response())
 }
 
 /// Changes cut to what the view may see, exactly as the snapshot is cut: edits about another
