@@ -44,6 +44,8 @@ pub const USER_PASSWORD: &str = "/api/v1/users/{id}/password";
 pub const API_KEYS: &str = "/api/v1/api-keys";
 /// One service key (`DELETE`: revoke it).
 pub const API_KEY: &str = "/api/v1/api-keys/{id}";
+/// Server-Sent Events: one `revision` event per new revision (`GET`).
+pub const EVENTS: &str = "/api/v1/events";
 /// The caller's bundle (`GET ?context=&context=[&user=]`).
 pub const BUNDLE: &str = "/api/v1/bundle";
 /// The contexts of a level where a user has a capability (`POST`).

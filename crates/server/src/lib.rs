@@ -34,7 +34,9 @@ pub use state::{AppState, Clock, OpenOptions, Opened, SystemClock};
 
 use axum::routing::{delete, get, post, put};
 use capstan_api::{codes, paths};
-use routes::{admin, audit as audit_routes, bundle, presets, questions, session, site, support};
+use routes::{
+    admin, audit as audit_routes, bundle, events, presets, questions, session, site, support,
+};
 use std::path::PathBuf;
 
 /// How often the server takes the temporary users of ended support grants off the site.
@@ -62,6 +64,7 @@ pub fn router(state: AppState, dist: PathBuf) -> axum::Router {
             get(site::get_changes).post(site::post_changes),
         )
         .route(paths::VALIDATE, post(site::post_validate))
+        .route(paths::EVENTS, get(events::events))
         .route(paths::CHECK, post(questions::check))
         .route(paths::EXPLAIN, post(questions::explain))
         .route(

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document of the API, built from the handlers' annotations and the wire
 //! types of capstan-api, so it cannot drift from the code.
 
-use crate::routes::{admin, audit, bundle, presets, questions, session, site, support};
+use crate::routes::{admin, audit, bundle, events, presets, questions, session, site, support};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -34,7 +34,7 @@ impl Modify for Bearer {
     modifiers(&Bearer),
     paths(
         session::login, session::staff_login, session::me, session::logout,
-        site::get_site, site::get_changes, site::post_changes, site::post_validate,
+        site::get_site, site::get_changes, site::post_changes, site::post_validate, events::events,
         questions::check, questions::explain, questions::effective_permissions,
         questions::users_with_capability, questions::capability_overview,
         questions::can_assign, questions::can_override, questions::can_switch,

@@ -105,6 +105,8 @@ struct Shared {
     limiter: Mutex<Limiter>,
     secrets: crate::secret::SecretKey,
     trusted_proxies: Vec<std::net::IpAddr>,
+    /// Each new revision, for `/events` listeners.
+    events: tokio::sync::broadcast::Sender<u64>,
 }
 
 /// The server state; cheap to clone.
@@ -454,6 +456,7 @@ impl AppState {
                 limiter: Mutex::new(Limiter::default()),
                 secrets,
                 trusted_proxies: options.trusted_proxies,
+                events: tokio::sync::broadcast::channel(64).0,
             }),
         };
         Ok(Opened {
@@ -524,6 +527,18 @@ impl AppState {
     /// The live token with this hash.
     pub(crate) fn token(&self, hash: &str) -> Option<Token> {
         self.shared.tokens.read().ok()?.get(hash).copied()
+    }
+
+    /// New revisions as they are published.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<u64> {
+        self.shared.events.subscribe()
+    }
+
+    /// Whether the token with this hash still works (not signed out, revoked or expired).
+    pub(crate) fn token_live(&self, hash: &str) -> bool {
+        let now = self.now().unix_seconds();
+        self.token(hash)
+            .is_some_and(|t| t.expires_at.is_none_or(|e| e > now))
     }
 
     /// Adds a token (after its row is stored).
@@ -734,6 +749,8 @@ impl AppState {
             Ok(mut s) => *s = published,
             Err(p) => *p.into_inner() = published,
         }
+        // Nobody listening is no error.
+        let _ = self.shared.events.send(rev);
         Ok(rev)
     }
 

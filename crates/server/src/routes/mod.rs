@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod audit;
 pub mod bundle;
+pub mod events;
 pub mod presets;
 pub mod questions;
 pub mod session;

@@ -561,3 +561,72 @@ fn a_tenant_administrator_reads_a_valid_cut_of_its_tenant() {
         }
     }
 }
+
+/// Reads Server-Sent Events from a raw connection until `want` more revision events have
+/// arrived.
+fn read_revisions(stream: &mut std::net::TcpStream, want: usize) -> Vec<u64> {
+    use std::io::Read;
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    let mut found = Vec::new();
+    while found.len() < want {
+        let n = stream
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("no event in time ({e}); read so far: {text:?}"));
+        assert!(n > 0, "the stream ended: {text}");
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        found = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .filter_map(|v| v["revision"].as_u64())
+            .collect();
+    }
+    found
+}
+
+#[test]
+fn events_tell_every_listener_of_each_new_revision_and_end_with_the_session() {
+    use std::io::Write;
+    let s = Server::start("events", Some(tenants_fixture()));
+    let admin = s.login("admin", "admin-pass-1");
+    crate::common::set_password(&s, &admin, 12, "student1-pass");
+    let learner = s.login("student1", "student1-pass");
+    let addr = s.client.base.trim_start_matches("http://").to_string();
+    let mut listen = std::net::TcpStream::connect(&addr).unwrap();
+    listen
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        listen,
+        "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {learner}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let rev = s.revision();
+    assert_eq!(
+        read_revisions(&mut listen, 1),
+        vec![rev],
+        "the current revision at once"
+    );
+    let r = s.post(
+        "/api/v1/changes",
+        &admin,
+        json!({"base_revision": rev, "ops": [{"op": "set_permission", "role": 5, "context": 11, "capability": "moodle/course:view", "permission": "prevent"}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let got = read_revisions(&mut listen, 1);
+    assert_eq!(
+        got,
+        vec![rev + 1],
+        "the learner learns that the site moved on"
+    );
+    // Nothing but the revision: no edit, no tenant, no author.
+    let r = s.call("DELETE", "/api/v1/sessions/current", Some(&learner), None);
+    assert_eq!(r.status, 204);
+    // The stream ends once the session has (checked every few seconds).
+    use std::io::Read;
+    let mut rest = Vec::new();
+    let ended = listen.read_to_end(&mut rest).is_ok();
+    assert!(ended, "the stream did not end with the session");
+    assert_eq!(s.get("/api/v1/events", "nonsense").status, 401);
+}
