@@ -104,6 +104,7 @@ pub fn test() -> Result<(), String> {
             .args(["--test", "--test-concurrency=1", "--test-reporter=spec"])
             .arg(e2e_dir().join("app.test.mjs"))
             .arg(e2e_dir().join("server.test.mjs"))
+            .arg(e2e_dir().join("live.test.mjs"))
             .current_dir(e2e_dir()),
     )
 }

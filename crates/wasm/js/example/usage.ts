@@ -48,3 +48,22 @@ export function demo(): void {
   }
   console.log(issues.length, yes, why.rule, decisive?.permission, perms.length, items.length, users, many, report.unknownCapabilities);
 }
+
+// The live client: a learner's page follows its own bundle. `subscribe` and `getSnapshot` are
+// what React's `useSyncExternalStore(subscribe, getSnapshot)` takes.
+async function livePage(baseUrl: string, token: string): Promise<boolean> {
+  const { connect } = await import("../../../../target/npm/node/index.js");
+  const perms = await connect({ baseUrl, token, contexts: [42] });
+  const stop: () => void = perms.subscribe(() => {
+    const s = perms.getSnapshot();
+    const revision: number | null = s.revision;
+    void revision;
+  });
+  const allowed: boolean = perms.can("mod/quiz:attempt", 57);
+  const why: string = perms.explain("mod/quiz:attempt", 57).reason;
+  void why;
+  stop();
+  perms.close();
+  return allowed;
+}
+void livePage;

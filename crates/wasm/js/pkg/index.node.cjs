@@ -13,4 +13,7 @@ class CapstanError extends Error {
   }
 }
 
-module.exports = { ...wasm, CapstanError };
+/** Connects to a Capstan server: the caller's bundle, kept current (see `Connection`). */
+const connect = (options) => wasm.Engine.connect(options);
+
+module.exports = { ...wasm, CapstanError, connect };

@@ -7,6 +7,9 @@ export { default as init, initSync } from "./capstan_wasm.js";
 
 install(Engine);
 
+/** Connects to a Capstan server: the caller's bundle, kept current (see `Connection`). */
+export const connect = (options) => Engine.connect(options);
+
 /**
  * The error every Capstan call throws: an `Error` with a stable `code`.
  * Errors are created inside WebAssembly as plain `Error`s named "CapstanError";
