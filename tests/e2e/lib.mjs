@@ -94,3 +94,13 @@ export async function serveServer() {
   await waitFor(url + 'api/v1/openapi.json');
   return { url, stop: () => child.kill('SIGKILL') };
 }
+
+/** A JSON request to the server at `base` (`path` starts with `/`): `{status, body}`. */
+export async function request(base, method, path, token, body) {
+  const r = await fetch(base + path.slice(1), {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: r.status, body: await r.json().catch(() => null) };
+}

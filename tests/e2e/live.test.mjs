@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { serveServer, root } from './lib.mjs';
+import { serveServer, root, request } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const { connect, CapstanError } = require(join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'npm', 'node'));
@@ -13,14 +13,7 @@ let srv;
 before(async () => { srv = await serveServer(); });
 after(() => srv?.stop());
 
-async function api(method, path, token, body) {
-  const r = await fetch(srv.url + path.slice(1), {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: r.status, body: await r.json().catch(() => null) };
-}
+const api = (method, path, token, body) => request(srv.url, method, path, token, body);
 
 async function until(what, ok, ms = 5000) {
   const t0 = Date.now();

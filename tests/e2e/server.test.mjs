@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { serveServer, launch, newPage, shot } from './lib.mjs';
+import { serveServer, launch, newPage, shot, request } from './lib.mjs';
 
 let srv, browser;
 before(async () => { srv = await serveServer(); browser = await launch(); });
@@ -117,14 +117,7 @@ function totp(secret) {
   const n = (((h[o] & 127) << 24) | (h[o + 1] << 16) | (h[o + 2] << 8) | h[o + 3]) % 1e6;
   return String(n).padStart(6, '0');
 }
-async function api(method, path, token, body) {
-  const r = await fetch(srv.url + path.slice(1), {
-    method,
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: r.status, body: await r.json().catch(() => null) };
-}
+const api = (method, path, token, body) => request(srv.url, method, path, token, body);
 
 test('support access in the app: the pending request banner, allow with a scope and a duration, revoke', async () => {
   const admin = (await api('POST', '/api/v1/sessions', null, { username: 'admin', password: 'e2e-admin-pass' })).body.token;
