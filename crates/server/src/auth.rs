@@ -175,7 +175,12 @@ impl AttemptKeys {
 impl Limiter {
     /// How many seconds the attempt must wait (0: it may go on).
     pub fn wait(&mut self, keys: &AttemptKeys, now_s: i64) -> i64 {
-        self.failures.retain(|_, f| !f.forgotten(now_s));
+        // Only this attempt's two records: a sign-in never walks the whole table.
+        for k in [&keys.account, &keys.address] {
+            if self.failures.get(k).is_some_and(|f| f.forgotten(now_s)) {
+                self.failures.remove(k);
+            }
+        }
         let account = self
             .failures
             .get(&keys.account)
@@ -196,6 +201,9 @@ impl Limiter {
                 count: 0,
                 last: now_s,
             });
+            if f.forgotten(now_s) {
+                f.count = 0;
+            }
             f.count = f.count.saturating_add(1);
             f.last = now_s;
         }

@@ -56,7 +56,7 @@ pub fn cut_key(reach: &Reach) -> String {
 
 /// A support user's scope: whether its active support assignments reach the top-level site,
 /// and which tenants they reach (SEMANTICS.md §7).
-pub fn support_scope(e: &Engine, user: UserId, at: Timestamp) -> (bool, Vec<u32>) {
+fn support_scope(e: &Engine, user: UserId, at: Timestamp) -> (bool, Vec<u32>) {
     let mut site = false;
     let mut tenants: Vec<u32> = Vec::new();
     for a in e.assignments_of(user) {
@@ -141,14 +141,6 @@ pub struct View<'a> {
 }
 
 impl View<'_> {
-    /// The tenant the view is cut to, if it is cut to exactly one.
-    pub fn tenant(&self) -> Option<TenantId> {
-        match self.reach {
-            Reach::Tenant { tenant } => Some(TenantId(*tenant)),
-            _ => None,
-        }
-    }
-
     /// Whether the view is the whole site.
     pub fn whole(&self) -> bool {
         *self.reach == Reach::Site
