@@ -76,12 +76,7 @@ impl Engine {
         }
         // Covered: the roots with their descendants (a range of the pre-order numbering, so
         // the cost is the subtree's) and their ancestors.
-        let mut by_pre = vec![NONE; 2 * n + 1];
-        for (i, c) in self.ctxs.iter().enumerate() {
-            if let Some(slot) = by_pre.get_mut(c.pre as usize) {
-                *slot = i as u32;
-            }
-        }
+        let by_pre = self.pre_slots();
         let mut covered = vec![false; n];
         let mut private = vec![false; n];
         let mut cover = |range: std::ops::RangeInclusive<usize>, covered: &mut Vec<bool>| {

@@ -736,25 +736,45 @@ impl Engine {
             .filter_map(|c| self.ctx_index.get(c.0))
             .collect();
         let whole = b.contexts.is_empty();
-        let mut covered = vec![whole; self.ctxs.len()];
-        for r in roots {
-            let Some(root) = self.ctxs.get(r as usize) else {
-                continue;
-            };
-            for (slot, c) in covered.iter_mut().zip(&self.ctxs) {
-                if c.pre >= root.pre && c.post <= root.post {
+        let n = self.ctxs.len();
+        let mut covered = vec![whole; n];
+        if !whole {
+            // Descendants: one pass in pre-order (a parent before its children), so the cost
+            // is the tree's whatever the number of roots.
+            for &r in &roots {
+                if let Some(slot) = covered.get_mut(r as usize) {
                     *slot = true;
                 }
             }
-            let mut at = r;
-            while let Some(c) = self.ctxs.get(at as usize) {
-                if let Some(slot) = covered.get_mut(at as usize) {
-                    *slot = true;
+            for i in self.pre_slots().into_iter().filter(|i| *i != NONE) {
+                let from_parent = self
+                    .ctxs
+                    .get(i as usize)
+                    .and_then(|c| covered.get(c.parent as usize).copied())
+                    .unwrap_or(false);
+                if let Some(slot) = covered.get_mut(i as usize) {
+                    *slot |= from_parent;
                 }
-                if c.parent == NONE {
-                    break;
+            }
+            // Ancestors: each walk stops where an earlier one passed.
+            let mut up = vec![false; n];
+            for r in roots {
+                let mut at = r;
+                while let Some(c) = self.ctxs.get(at as usize) {
+                    if up.get(at as usize).copied().unwrap_or(true) {
+                        break;
+                    }
+                    if let Some(slot) = up.get_mut(at as usize) {
+                        *slot = true;
+                    }
+                    if let Some(slot) = covered.get_mut(at as usize) {
+                        *slot = true;
+                    }
+                    if c.parent == NONE {
+                        break;
+                    }
+                    at = c.parent;
                 }
-                at = c.parent;
             }
         }
         Some(BundleScope {
@@ -762,6 +782,19 @@ impl Engine {
             covered,
             whole,
         })
+    }
+
+    /// Every context's dense index at its pre-order number (`NONE` elsewhere): the numbering
+    /// shares one counter with post-order, so the 2n slots hold each context once, parents
+    /// before children, and a subtree is the range from its root's `pre` to its `post`.
+    pub(crate) fn pre_slots(&self) -> Vec<u32> {
+        let mut slots = vec![NONE; 2 * self.ctxs.len() + 1];
+        for (i, c) in self.ctxs.iter().enumerate() {
+            if let Some(slot) = slots.get_mut(c.pre as usize) {
+                *slot = i as u32;
+            }
+        }
+        slots
     }
 
     /// Whether the engine holds a bundle (a cut of a site for one user).

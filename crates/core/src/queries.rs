@@ -780,15 +780,9 @@ impl Engine {
             .into_iter()
             .collect();
         let n = self.ctxs.len();
-        // Visit in pre-order, so that a parent comes before its children (the numbering shares
-        // one counter with post-order, so the slots of a 2n array hold every context once).
-        let mut slots = vec![crate::engine::NONE; 2 * n + 1];
-        for (i, c) in self.ctxs.iter().enumerate() {
-            if let Some(slot) = slots.get_mut(c.pre as usize) {
-                *slot = i as u32;
-            }
-        }
-        let order: Vec<u32> = slots
+        // Visit in pre-order, so that a parent comes before its children.
+        let order: Vec<u32> = self
+            .pre_slots()
             .into_iter()
             .filter(|i| *i != crate::engine::NONE)
             .collect();
