@@ -34,6 +34,29 @@ async function waitFor(url, ms = 20000) {
   throw new Error(`${url} did not come up`);
 }
 
+/** Serves the repository's files (for the npm package's example page) on a loopback origin
+ * of its own, as an LMS would serve its pages. */
+export async function serveRepo() {
+  const http = await import('node:http');
+  const fs = await import('node:fs');
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.json': 'application/json' };
+  const target = process.env.CARGO_TARGET_DIR || join(root, 'target');
+  const server = http.createServer((req, res) => {
+    let path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    // The page imports ../../../target/npm/web: map /target to the real target folder.
+    const file = path.startsWith('/target/') ? join(target, path.slice(8)) : join(root, path);
+    if (!(file.startsWith(root) || file.startsWith(target)) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) {
+      res.writeHead(404).end();
+      return;
+    }
+    res.writeHead(200, { 'content-type': types[file.slice(file.lastIndexOf('.'))] ?? 'application/octet-stream' });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  return { origin, stop: () => server.close() };
+}
+
 /** Serves dist/ as static files (no server API at all): the offline case. */
 export async function serveStatic() {
   const port = await freePort();
@@ -81,14 +104,14 @@ export async function axe(page) {
 }
 
 /** Starts the real server (target/debug/capstan-server) on a fresh database seeded with the
- * demo site, serving dist/; the admin's password is `e2e-admin-pass`. */
-export async function serveServer() {
+ * demo site, serving dist/; the admin's password is `e2e-admin-pass`; `args` are more flags. */
+export async function serveServer(args = []) {
   const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const dir = mkdtempSync(join(tmpdir(), 'capstan-e2e-'));
   const port = await freePort();
   const bin = join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'debug', 'capstan-server');
-  const child = spawn(bin, ['--db', join(dir, 'capstan.db'), '--create', '--listen', `127.0.0.1:${port}`, '--dist', join(root, 'dist')],
+  const child = spawn(bin, ['--db', join(dir, 'capstan.db'), '--create', '--listen', `127.0.0.1:${port}`, '--dist', join(root, 'dist'), ...args],
     { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, CAPSTAN_ADMIN_PASSWORD: 'e2e-admin-pass' } });
   const url = `http://127.0.0.1:${port}/`;
   await waitFor(url + 'api/v1/openapi.json');

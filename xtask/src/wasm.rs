@@ -46,7 +46,11 @@ pub fn ensure_wasm_bindgen() -> Result<(), String> {
 
 /// npm packages of the JS tests and benchmarks (TypeScript, binaryen, cedar-wasm, CASL).
 pub fn ensure_npm() -> Result<(), String> {
-    let dir = js_dir();
+    ensure_npm_in(&js_dir())
+}
+
+/// `npm ci` in `dir` unless its `node_modules` is as new as its `package-lock.json`.
+pub fn ensure_npm_in(dir: &Path) -> Result<(), String> {
     let stamp = dir.join("node_modules/.package-lock.json");
     let lock = dir.join("package-lock.json");
     let fresh = match (std::fs::metadata(&stamp), std::fs::metadata(&lock)) {
@@ -58,10 +62,10 @@ pub fn ensure_npm() -> Result<(), String> {
     };
     if !fresh {
         run(
-            "npm ci (crates/wasm/js)",
+            &format!("npm ci ({})", dir.display()),
             Command::new("npm")
                 .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&dir),
+                .current_dir(dir),
         )?;
     }
     Ok(())

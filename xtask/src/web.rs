@@ -26,18 +26,7 @@ fn e2e_dir() -> PathBuf {
 }
 
 fn ensure_e2e_npm() -> Result<(), String> {
-    let dir = e2e_dir();
-    if !dir.join("node_modules/playwright-core").is_dir()
-        || !dir.join("node_modules/axe-core").is_dir()
-    {
-        run(
-            "npm ci (tests/e2e)",
-            Command::new("npm")
-                .args(["ci", "--no-audit", "--no-fund"])
-                .current_dir(&dir),
-        )?;
-    }
-    Ok(())
+    crate::wasm::ensure_npm_in(&e2e_dir())
 }
 
 /// PATH with npm's binaryen (wasm-opt 132) first.

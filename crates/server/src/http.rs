@@ -161,6 +161,64 @@ pub async fn headers(csp: Arc<str>, req: Request, next: Next) -> Response {
     resp
 }
 
+/// Checks an allowed origin as `--allow-origin` takes it: `http(s)://host[:port]`, exactly as
+/// a browser sends it in `Origin` (no path, no trailing slash, no wildcard, lower case).
+pub fn check_origin(origin: &str) -> Result<(), String> {
+    let rest = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    let ok = match rest {
+        Some(host) => {
+            !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-.:[]".contains(c))
+        }
+        None => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{origin}` is not an origin: write it as a browser sends it, \
+             `https://lms.example` or `http://127.0.0.1:3000` (lower case, no path, no wildcard)"
+        ))
+    }
+}
+
+/// Cross-origin access to the API for the pages of `origins` (CORS), so that an LMS's pages
+/// can use the npm package's live client against this server: bearer tokens only (no cookies,
+/// so no credentials mode), the headers the client reads (`ETag`, `X-Capstan-Revision`,
+/// `Retry-After`) exposed, preflights cached for ten minutes. `None` without origins.
+pub fn cors(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use axum::http::Method;
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(list))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::ACCEPT,
+                header::IF_NONE_MATCH,
+            ])
+            .expose_headers([
+                header::ETAG,
+                header::RETRY_AFTER,
+                header::HeaderName::from_static("x-capstan-revision"),
+            ])
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
 /// The app's files (`index.html` for any path that is not a file, so that the app's routes
 /// reload). Paths too long for a file system are `404 not_found`, never an I/O error.
 #[derive(Clone)]

@@ -46,11 +46,12 @@ pub const SWEEP_SECONDS: u64 = 10;
 /// any other path, so that the app's routes reload), with the security headers on every
 /// answer ([`http::headers`]) and a time limit on every request.
 pub fn router(state: AppState, dist: PathBuf) -> axum::Router {
+    let cors = http::cors(state.allowed_origins());
     let index = dist.join("index.html");
     let csp = http::content_security_policy(&index);
     let statics = tower_http::services::ServeDir::new(&dist)
         .fallback(tower_http::services::ServeFile::new(index));
-    axum::Router::new()
+    let app = axum::Router::new()
         .route(paths::OPENAPI, get(openapi::openapi_json))
         .route(paths::SESSIONS, post(session::login))
         .route(paths::STAFF_SESSIONS, post(session::staff_login))
@@ -126,7 +127,11 @@ pub fn router(state: AppState, dist: PathBuf) -> axum::Router {
         .layer(axum::middleware::from_fn(move |req, next| {
             http::headers(csp.clone(), req, next)
         }))
-        .with_state(state)
+        .with_state(state);
+    match cors {
+        Some(layer) => app.layer(layer),
+        None => app,
+    }
 }
 
 async fn not_found() -> ApiError {

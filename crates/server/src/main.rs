@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! capstan-server [--db PATH] [--create] [--listen ADDR] [--dist DIR] [--seed SNAPSHOT.json]
-//!                [--trusted-proxy IP]...
+//!                [--trusted-proxy IP]... [--allow-origin ORIGIN]...
 //! capstan-server --db PATH --create-api-key NAME
 //! ```
 //!
@@ -11,7 +11,8 @@
 //! site) and the first site admin's login is printed once (password from
 //! `CAPSTAN_ADMIN_PASSWORD`, else random). TOTP secrets are sealed with the key in
 //! `CAPSTAN_SECRET_KEY`, else in `<db>.key` (made on first start). `--trusted-proxy` names a
-//! reverse proxy whose `X-Forwarded-For` is believed (repeat it for several).
+//! reverse proxy whose `X-Forwarded-For` is believed (repeat it for several). `--allow-origin`
+//! lets the pages of another origin (an LMS embedding the npm package) call the API (CORS).
 //! `--create-api-key` makes a service key, prints its secret once and exits.
 
 use capstan_server::{AppState, OpenOptions, SystemClock, router, sweep_forever};
@@ -20,7 +21,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 const USAGE: &str = "usage: capstan-server [--db PATH] [--create] [--listen ADDR] [--dist DIR]
-                      [--seed SNAPSHOT.json] [--trusted-proxy IP]...
+                      [--seed SNAPSHOT.json] [--trusted-proxy IP]... [--allow-origin ORIGIN]...
        capstan-server [--db PATH] --create-api-key NAME";
 
 struct Args {
@@ -31,6 +32,7 @@ struct Args {
     create_key: Option<String>,
     create: bool,
     trusted_proxies: Vec<std::net::IpAddr>,
+    allowed_origins: Vec<String>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -42,6 +44,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         create_key: None,
         create: false,
         trusted_proxies: Vec::new(),
+        allowed_origins: Vec::new(),
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -66,6 +69,10 @@ fn parse_args() -> Result<Option<Args>, String> {
                     .parse()
                     .map_err(|_| format!("`{value}` is not an IP address"))?,
             ),
+            "--allow-origin" => {
+                capstan_server::http::check_origin(&value)?;
+                a.allowed_origins.push(value);
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -108,6 +115,7 @@ fn run(args: Args) -> Result<(), String> {
             create: args.create,
             secret_key: None,
             trusted_proxies: args.trusted_proxies,
+            allowed_origins: args.allowed_origins,
         },
         Arc::new(SystemClock),
     )?;

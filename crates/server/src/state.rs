@@ -105,6 +105,7 @@ struct Shared {
     limiter: Mutex<Limiter>,
     secrets: crate::secret::SecretKey,
     trusted_proxies: Vec<std::net::IpAddr>,
+    allowed_origins: Vec<String>,
     /// Each new revision, for `/events` listeners.
     events: tokio::sync::broadcast::Sender<u64>,
 }
@@ -131,6 +132,10 @@ pub struct OpenOptions {
     /// Reverse proxies whose `X-Forwarded-For` names the client's address (for the sign-in
     /// rate limit and the log); requests from anywhere else are known by their socket's peer.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Origins whose pages may call the API from the browser (CORS), e.g. the LMS whose
+    /// pages embed the npm package's live client: `https://lms.example` (scheme, host and
+    /// port; no path, no wildcard). Empty: only the server's own origin.
+    pub allowed_origins: Vec<String>,
 }
 
 /// The most edits one batch may hold.
@@ -363,6 +368,9 @@ impl AppState {
                 path.display()
             ));
         }
+        for o in &options.allowed_origins {
+            crate::http::check_origin(o)?;
+        }
         let db = store::open(path)?;
         let identity = store::FileIdentity::of(path)?;
         let secrets = match options.secret_key {
@@ -456,6 +464,7 @@ impl AppState {
                 limiter: Mutex::new(Limiter::default()),
                 secrets,
                 trusted_proxies: options.trusted_proxies,
+                allowed_origins: options.allowed_origins,
                 events: tokio::sync::broadcast::channel(64).0,
             }),
         };
@@ -478,6 +487,11 @@ impl AppState {
     /// The reverse proxies trusted to name the client's address.
     pub(crate) fn trusted_proxies(&self) -> &[std::net::IpAddr] {
         &self.shared.trusted_proxies
+    }
+
+    /// The origins allowed to call the API from their pages (CORS).
+    pub fn allowed_origins(&self) -> &[String] {
+        &self.shared.allowed_origins
     }
 
     /// Refuses (503 `store_unavailable`) when the database file was deleted, moved or

@@ -1,9 +1,12 @@
 //! The attacks of the security review (issue 10), each reproduced against a real server on
 //! loopback with a real SQLite file, and refused.
 
-use crate::common::{Client, Resp, Server, set_password, tenants_fixture, tmp};
+use crate::common::{
+    Client, ManualClock, Resp, START_MS, Server, set_password, tenants_fixture, tmp,
+};
 use crate::support::{grant, make_staff, staff_login};
 use capstan_server::totp;
+use capstan_server::{AppState, OpenOptions};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -901,4 +904,106 @@ fn every_user_gets_its_own_bundle_and_nobody_else_s() {
         json!({"user": 13, "capability": "moodle/course:view", "level": "course"}),
     );
     assert_eq!(r.status, 403, "{}", r.text);
+}
+
+#[test]
+fn only_the_allowed_origins_may_call_the_api_from_their_pages() {
+    // Without --allow-origin no page of another origin may read an answer.
+    let closed = Server::start("cors-closed", None);
+    let admin = closed.client.login("admin", "admin-pass-1");
+    let pre = [
+        ("origin", "https://lms.example"),
+        ("access-control-request-method", "GET"),
+        ("access-control-request-headers", "authorization"),
+    ];
+    let r = closed
+        .client
+        .raw("OPTIONS", "/api/v1/bundle", None, None, &pre);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let r = closed.client.raw(
+        "GET",
+        "/api/v1/site",
+        Some(&admin),
+        None,
+        &[("origin", "https://lms.example")],
+    );
+    assert_eq!(r.header("access-control-allow-origin"), None);
+
+    let open = Server::start_with("cors-open", None, |o| {
+        o.allowed_origins = vec!["https://lms.example".into()]
+    });
+    let admin = open.client.login("admin", "admin-pass-1");
+    // The allowed origin's preflight is answered, bearer tokens allowed, no credentials mode.
+    let r = open
+        .client
+        .raw("OPTIONS", "/api/v1/bundle", None, None, &pre);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://lms.example")
+    );
+    assert!(
+        r.header("access-control-allow-headers")
+            .is_some_and(|h| h.contains("authorization"))
+    );
+    assert_eq!(r.header("access-control-allow-credentials"), None);
+    let r = open.client.raw(
+        "GET",
+        "/api/v1/bundle",
+        Some(&admin),
+        None,
+        &[("origin", "https://lms.example")],
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://lms.example")
+    );
+    assert!(
+        r.header("access-control-expose-headers")
+            .is_some_and(|h| h.contains("x-capstan-revision") && h.contains("etag"))
+    );
+    // Any other origin, a look-alike included, gets nothing it could read.
+    for other in ["https://evil.example", "https://lms.example.evil", "null"] {
+        let mut h = pre;
+        h[0].1 = other;
+        let r = open.client.raw("OPTIONS", "/api/v1/bundle", None, None, &h);
+        assert_eq!(r.header("access-control-allow-origin"), None, "{other}");
+        let r = open.client.raw(
+            "GET",
+            "/api/v1/site",
+            Some(&admin),
+            None,
+            &[("origin", other)],
+        );
+        assert_eq!(r.header("access-control-allow-origin"), None, "{other}");
+    }
+    // CORS changes who may read an answer, never who may act: no token, no site.
+    let r = open.client.raw(
+        "GET",
+        "/api/v1/site",
+        None,
+        None,
+        &[("origin", "https://lms.example")],
+    );
+    assert_eq!(r.status, 401);
+    // A malformed origin never starts a server.
+    for bad in [
+        "*",
+        "https://lms.example/",
+        "lms.example",
+        "https://LMS.example",
+    ] {
+        let err = AppState::open(
+            &tmp(&format!("cors-bad-{}", bad.len())),
+            OpenOptions {
+                create: true,
+                allowed_origins: vec![bad.into()],
+                ..OpenOptions::default()
+            },
+            Arc::new(ManualClock(AtomicI64::new(START_MS))),
+        )
+        .err()
+        .unwrap_or_else(|| panic!("{bad} was accepted"));
+        assert!(err.contains("is not an origin"), "{err}");
+    }
 }
