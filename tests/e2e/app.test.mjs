@@ -4,7 +4,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { serveStatic, launch, newPage, shot, axe, shots } from './lib.mjs';
+import { createRequire } from 'node:module';
+import { serveStatic, launch, newPage, shot, axe, shots, root } from './lib.mjs';
+
+const require = createRequire(import.meta.url);
 
 let srv, browser;
 before(async () => { srv = await serveStatic(); browser = await launch(); });
@@ -239,5 +242,37 @@ test('offline start: no server API, the site still works and sign-in fails clear
   assert.match(await page.locator('#notice').innerText(), /error\[/);
   assert.match(await page.locator('#site-summary').innerText(), /1200 contexts/);
   await shot(page, 'offline-site-data');
+  await context.close();
+});
+
+test('a permission bundle opens read-only: it answers for its user, every edit is refused with a clear message', async () => {
+  const { Engine } = require(join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'npm', 'node'));
+  const site = Engine.fromJson(JSON.stringify({
+    format: 'capstan/1',
+    capabilities: [{ name: 'moodle/course:view', captype: 'read', contextlevel: 'course' }],
+    contexts: [{ id: 1, level: 'system' }, { id: 2, level: 'coursecat', parent: 1 }, { id: 3, level: 'course', parent: 2 }],
+    roles: [{ id: 5, shortname: 'student', contextlevels: ['course'] }],
+    permissions: [{ role: 5, context: 1, capability: 'moodle/course:view', permission: 'allow' }],
+    users: [{ id: 10, username: 'alice' }, { id: 11, username: 'bob' }],
+    assignments: [{ user: 10, role: 5, context: 3 }, { user: 11, role: 5, context: 3 }],
+  }));
+  const file = join(shots, 'alice-bundle.json');
+  writeFileSync(file, site.bundle(10, { contexts: [3] }));
+  const { context, page } = await fresh('#/site');
+  await page.setInputFiles('#import-site', file);
+  await page.waitForSelector('#bundle-banner');
+  assert.match(await page.locator('#bundle-banner').innerText(), /permission bundle.*alice \(user 10\).*edits are refused/);
+  // An edit in the role editor is refused, and nothing changes.
+  await go(page, '#/roles/5');
+  await page.waitForSelector('#capability-table tr[data-cap="moodle/course:view"]');
+  await page.click('#capability-table tr[data-cap="moodle/course:view"] input[value=prohibit]');
+  await page.waitForSelector('#notice.error');
+  assert.match(await page.locator('#notice').innerText(), /permission bundle.*cannot be edited.*out_of_bundle/);
+  assert.equal(await page.locator('#capability-table tr[data-cap="moodle/course:view"].perm-prohibit').count(), 0);
+  await shot(page, 'bundle-read-only');
+  // Reloaded, it is still the bundle, still read-only.
+  await page.reload();
+  await page.waitForSelector('#bundle-banner');
+  assert.deepEqual(page.errors, []);
   await context.close();
 });

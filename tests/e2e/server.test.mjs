@@ -97,6 +97,34 @@ test('an edit pushed from one browser reaches another; a stale offline edit show
   await b.context.close();
 });
 
+test('the app follows /events: another admin\'s push shows "the site changed on the server" without polling', async () => {
+  const a = await signedIn();
+  const b = await signedIn();
+  const before = Number((await b.page.locator('.toolbar .base').innerText()).match(/revision (\d+)/)[1]);
+  // Nothing to announce while both are current.
+  assert.equal(await b.page.locator('#server-changed').count(), 0);
+  await go(a.page, '#/roles/5');
+  await a.page.waitForSelector('#capability-table');
+  const cap = await a.page.locator('#capability-table tr[data-cap]').nth(2).getAttribute('data-cap');
+  await setPermission(a.page, cap, 'prevent');
+  await push(a.page);
+  await status(a.page, new RegExp(`as revision ${before + 1}`));
+  // B learns it from the event stream: no request of its own.
+  await b.page.waitForSelector('#server-changed');
+  assert.match(await b.page.locator('#server-changed').innerText(), new RegExp(`revision ${before + 1}, this browser has revision ${before}`));
+  assert.equal(await a.page.locator('#server-changed').count(), 0, 'the pusher is current');
+  await shot(b.page, 'server-changed');
+  await b.page.click('#server-changed button');
+  await status(b.page, new RegExp(`in sync with server revision ${before + 1}`));
+  await b.page.waitForSelector('#server-changed', { state: 'detached' });
+  await go(b.page, '#/roles/5');
+  await b.page.waitForSelector(`#capability-table tr[data-cap="${cap}"].perm-prevent`);
+  assert.deepEqual(a.page.errors, []);
+  assert.deepEqual(b.page.errors, []);
+  await a.context.close();
+  await b.context.close();
+});
+
 // TOTP (RFC 6238, SHA-1, 30 s, 6 digits) for the staff member's authenticator.
 function base32(text) {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';

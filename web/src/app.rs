@@ -23,6 +23,8 @@ pub fn App() -> impl IntoView {
             <Toolbar/>
         </header>
         <NoticeBar/>
+        <ServerChanged/>
+        <BundleBanner/>
         <main id="main" tabindex="-1">
             <Screen/>
         </main>
@@ -141,6 +143,72 @@ fn NoticeBar() -> impl IntoView {
                     })
             }}
         </div>
+    }
+}
+
+/// Says, while a bundle is loaded, that the site is read-only and whose slice it is.
+#[component]
+fn BundleBanner() -> impl IntoView {
+    let store = use_store();
+    let user = Memo::new(move |_| {
+        store.with(|e| {
+            e.bundle_user().map(|u| {
+                let name = e.user(u).map(|x| x.username.clone()).unwrap_or_default();
+                (u.0, name)
+            })
+        })
+    });
+    move || {
+        user.get().map(|(id, name)| {
+            view! {
+                <div class="notice bundle" id="bundle-banner" role="status">
+                    {format!(
+                        "Read-only: this is a permission bundle, the slice of a site that answers the questions of {name} (user {id}). Check, explain and preview work for this user; edits are refused."
+                    )}
+                </div>
+            }
+        })
+    }
+}
+
+/// "The site changed on the server", from the `/events` stream, with the pull that catches up.
+#[component]
+fn ServerChanged() -> impl IntoView {
+    let store = use_store();
+    let sync = crate::sync::use_sync();
+    let behind = Memo::new(move |_| match (sync.remote.get(), store.base.get()) {
+        (Some(remote), crate::store::BaseKind::Server { revision }) if remote > revision => {
+            Some((remote, revision))
+        }
+        _ => None,
+    });
+    move || {
+        behind.get().map(|(remote, mine)| {
+            let edits = store.history().0;
+            let label = if edits == 0 {
+                "Pull the new revision".to_string()
+            } else {
+                format!(
+                    "Pull, then replay my {edits} edit{} on top",
+                    if edits == 1 { "" } else { "s" }
+                )
+            };
+            view! {
+                <div class="notice server-changed" id="server-changed" role="status">
+                    <span>
+                        {format!(
+                            "The site changed on the server: it is at revision {remote}, this browser has revision {mine}."
+                        )}
+                    </span>
+                    <button
+                        on:click=move |_| leptos::task::spawn_local(crate::sync::pull(store, sync, false))
+                        disabled=move || sync.busy.get()
+                    >
+                        {label}
+                    </button>
+                </div>
+            }
+        })
     }
 }
 

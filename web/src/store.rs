@@ -245,6 +245,18 @@ impl Store {
     /// Applies a batch of edits, all or nothing. A refused batch changes nothing and its error
     /// (with its stable code) is shown and returned.
     pub fn apply(&self, ops: Vec<EditOp>, what: &str) -> Result<(), String> {
+        if let Some(user) = self.engine.with_value(Engine::bundle_user) {
+            let text = format!(
+                "{what} refused: this site is a permission bundle, the slice of a site cut for \
+                 user {user}; it answers that user's questions but cannot be edited. Open the \
+                 whole site (from its server or a full snapshot) to edit. (error[out_of_bundle])"
+            );
+            self.notice.set(Some(Notice {
+                ok: false,
+                text: text.clone(),
+            }));
+            return Err(text);
+        }
         let result = self
             .engine
             .try_update_value(|e| e.apply_all(ops.clone()))

@@ -1,11 +1,13 @@
 //! Talking to a Capstan server, when there is one, with capstan-api's types: sign in (support
 //! staff with their one-time code), pull the site, push the journal as one batch against the
 //! base revision, and surface a conflict (409) for the admin to resolve. Edits made offline
-//! stay in the journal (browser storage) and are pushed on reconnect.
+//! stay in the journal (browser storage) and are pushed on reconnect. While signed in, the app
+//! follows the server's `/events` stream and says when the site moved on (no polling).
 
 use crate::store::{BaseKind, Session, Store};
 use capstan_api::{
-    Accepted, Change, ChangeBatch, Conflict, ErrorBody, Login, SessionCreated, StaffLogin, paths,
+    Accepted, Change, ChangeBatch, Conflict, ErrorBody, Login, RevisionEvent, SessionCreated,
+    StaffLogin, paths,
 };
 use capstan_core::{EditOp, Engine};
 use leptos::prelude::*;
@@ -24,6 +26,10 @@ pub struct SyncState {
     pub conflict: RwSignal<Option<(u64, Vec<Change>)>>,
     /// Whether a request is under way.
     pub busy: RwSignal<bool>,
+    /// The newest revision the server announced on `/events` (none: not following).
+    pub remote: RwSignal<Option<u64>>,
+    /// The token whose `/events` stream is being followed (one follower per session).
+    following: RwSignal<Option<String>>,
 }
 
 /// Sets up sync state and pushes pending edits when the browser comes back online.
@@ -32,8 +38,13 @@ pub fn install(store: Store) {
         status: RwSignal::new(String::new()),
         conflict: RwSignal::new(None),
         busy: RwSignal::new(false),
+        remote: RwSignal::new(None),
+        following: RwSignal::new(None),
     };
     provide_context(state);
+    if store.session.get_untracked().is_some() {
+        follow(store, state);
+    }
     let on_online = Closure::<dyn Fn()>::new(move || {
         if store.session.get_untracked().is_some() && !store.journal().is_empty() {
             leptos::task::spawn_local(push(store, state));
@@ -199,9 +210,101 @@ pub async fn login(
     }));
     store.save();
     state.status.set(format!("signed in as {username}"));
+    follow(store, state);
     if created.me.user.is_some() {
         pull(store, state, store.journal().is_empty()).await;
     }
+}
+
+/// Follows the server's `/events` stream for the current session (once per session): each
+/// `revision` event sets [`SyncState::remote`]. A dropped stream is reopened after a pause; the
+/// follower ends when the session does (sign-out, expiry, another sign-in).
+pub fn follow(store: Store, state: SyncState) {
+    let Some(token) = store.session.get_untracked().map(|s| s.token) else {
+        return;
+    };
+    if state.following.get_untracked().as_deref() == Some(token.as_str()) {
+        return;
+    }
+    state.following.set(Some(token.clone()));
+    leptos::task::spawn_local(async move {
+        let current = || store.session.get_untracked().map(|s| s.token);
+        while current().as_deref() == Some(token.as_str()) {
+            match stream_events(&token, store, state).await {
+                Ok(()) | Err(None) => {}
+                // The session ended on the server.
+                Err(Some(401)) => break,
+                Err(Some(_)) => {}
+            }
+            if current().as_deref() != Some(token.as_str()) {
+                break;
+            }
+            sleep_ms(3000).await;
+        }
+        if state.following.get_untracked().as_deref() == Some(token.as_str()) {
+            state.following.set(None);
+            state.remote.set(None);
+        }
+    });
+}
+
+/// Reads one `/events` stream to its end. `Err(Some(status))` when it was refused,
+/// `Err(None)` when it could not be opened or broke.
+async fn stream_events(token: &str, store: Store, state: SyncState) -> Result<(), Option<u16>> {
+    let init = web_sys::RequestInit::new();
+    let headers = web_sys::Headers::new().map_err(|_| None)?;
+    let _ = headers.set("Accept", "text/event-stream");
+    let _ = headers.set("Authorization", &format!("Bearer {token}"));
+    init.set_headers(&headers);
+    let req = web_sys::Request::new_with_str_and_init(paths::EVENTS, &init).map_err(|_| None)?;
+    let resp = JsFuture::from(window().fetch_with_request(&req))
+        .await
+        .map_err(|_| None)?
+        .dyn_into::<web_sys::Response>()
+        .map_err(|_| None)?;
+    if resp.status() != 200 {
+        return Err(Some(resp.status()));
+    }
+    let reader = resp
+        .body()
+        .ok_or(None)?
+        .get_reader()
+        .dyn_into::<web_sys::ReadableStreamDefaultReader>()
+        .map_err(|_| None)?;
+    let mut buffer: Vec<u8> = Vec::new();
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(|_| None)?;
+        let done = js_sys::Reflect::get(&chunk, &"done".into())
+            .map(|d| d.is_truthy())
+            .unwrap_or(true);
+        if done || store.session.get_untracked().map(|s| s.token).as_deref() != Some(token) {
+            let _ = reader.cancel();
+            return Ok(());
+        }
+        if let Ok(v) = js_sys::Reflect::get(&chunk, &"value".into()) {
+            buffer.extend(js_sys::Uint8Array::new(&v).to_vec());
+        }
+        // Events end with a blank line; `data: {"revision":N}` carries the revision.
+        while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+            let block: Vec<u8> = buffer.drain(..end + 2).collect();
+            let text = String::from_utf8_lossy(&block);
+            let revision = text
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .and_then(|d| serde_json::from_str::<RevisionEvent>(d).ok())
+                .map(|e| e.revision);
+            if let Some(r) = revision {
+                state.remote.set(Some(r));
+            }
+        }
+    }
+}
+
+async fn sleep_ms(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
+    });
+    let _ = JsFuture::from(promise).await;
 }
 
 /// Signs out. The server's site and the edits made on it leave this browser too, unless

@@ -35,4 +35,4 @@ pub use support::{
     RequestsQuery, StaffAccount, StaffCreated, SupportGrant, SupportRequest, SupportScope,
     TotpReset,
 };
-pub use sync::{Accepted, Change, ChangeBatch, ChangeList, Conflict, SinceQuery};
+pub use sync::{Accepted, Change, ChangeBatch, ChangeList, Conflict, RevisionEvent, SinceQuery};

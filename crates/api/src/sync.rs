@@ -15,6 +15,15 @@ pub struct ChangeBatch {
     pub ops: Vec<EditOp>,
 }
 
+/// The data of a `revision` event on `GET /events`: the site moved on to this revision (and
+/// nothing about what changed: that is read with the caller's own rights).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RevisionEvent {
+    /// The site's revision.
+    pub revision: u64,
+}
+
 /// A batch was accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

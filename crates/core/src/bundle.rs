@@ -10,8 +10,10 @@
 //!   level and parent;
 //! - as bare stubs (not covered), the contexts of the user's support assignments (they make
 //!   its support scope) and the tenant contexts and categories the kept tenants need;
-//! - every capability and role (definitions are the site's, not a user's), the permission
-//!   rows at the other covered contexts, the user's own record, its
+//! - every capability and role; the permission rows (definitions and overrides at covered
+//!   contexts) of the roles that can be active for the user (its assignments' and switches'
+//!   roles, the default roles), and one row of every other role that has any (`can_switch`
+//!   asks whether the target role has a row anywhere); the user's own record, its
 //!   assignments at covered contexts and all its support assignments, its switches at covered
 //!   contexts, the tenants that the kept contexts belong to (an unreachable tenant without its
 //!   name), and the settings with the lists of users cut to the user.
@@ -148,8 +150,40 @@ impl Engine {
                 self.override_rows_at(i as u32, &mut permissions);
             }
         }
-        // `can_switch` asks whether a role has a permission row anywhere: a role whose rows
-        // all sit elsewhere keeps one (at a bare stub context, off every covered path).
+        // Only the rows of the roles that can be active for the user decide its answers (§2
+        // step 8): the roles of its assignments and switches and the default roles. Any other
+        // role keeps a single row, for `can_switch` ("has a permission row anywhere").
+        let mut relevant = vec![false; self.roles.len()];
+        let mine = me.into_iter().flat_map(|u| {
+            u.grants
+                .iter()
+                .map(|g| g.role)
+                .chain(u.switches.iter().map(|(_, r)| *r))
+        });
+        for r in [
+            self.default_role,
+            self.nli_role,
+            self.frontpage_role,
+            self.guest_role,
+        ]
+        .into_iter()
+        .flatten()
+        .chain(mine)
+        {
+            if let Some(slot) = relevant.get_mut(r as usize) {
+                *slot = true;
+            }
+        }
+        let mut kept_one = vec![false; self.roles.len()];
+        permissions.retain(|p| match self.role_index.get(p.role.0) {
+            Some(r) if relevant.get(r as usize).copied().unwrap_or(false) => true,
+            Some(r) => kept_one
+                .get_mut(r as usize)
+                .is_some_and(|k| !std::mem::replace(k, true)),
+            None => false,
+        });
+        // A role whose rows all sit elsewhere keeps one too (at a bare stub context, off every
+        // covered path).
         for (ri, role) in self.roles.iter().enumerate() {
             if role.rows == 0 || permissions.iter().any(|p| p.role == role.id) {
                 continue;

@@ -574,9 +574,60 @@ fn no_caller_succeeds_where_it_is_not_allowed_or_sees_another_tenant() {
         problems.join("\n")
     );
     assert_eq!(cells_run, ALL.len() * cells(0, Admin, 0, "").len());
+    // `/events` is a stream: read its status and first event, then hang up. Every caller with
+    // a live session and some reach hears that the site moved on, and nothing else.
+    let events_allowed = [Admin, Manager, Tdm1, Member2, SupportT1, SupportSite, Key];
+    for (who, token, _) in &tokens {
+        let (status, first) = open_events(&s, token.as_deref());
+        let allowed = events_allowed.contains(who);
+        if allowed != (status == 200) {
+            problems.push(format!("{who:?} events: {status} {first}"));
+        }
+        if allowed && first.trim() != format!("{{\"revision\":{}}}", s.revision()) {
+            problems.push(format!("{who:?} events: first event `{first}`"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     assert!(
         s.get("/api/v1/audit/verify", &admin).body["ok"]
             .as_bool()
             .unwrap()
     );
+}
+
+/// Opens `/events` as `token`: the status and the data of the first event (empty if refused).
+fn open_events(s: &Server, token: Option<&str>) -> (u16, String) {
+    use std::io::{BufRead, BufReader, Write};
+    let addr = s.client.base.trim_start_matches("http://").to_string();
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        stream,
+        "GET /api/v1/events HTTP/1.1\r\nHost: x\r\n{auth}Accept: text/event-stream\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut lines = BufReader::new(stream).lines();
+    let status = lines
+        .next()
+        .and_then(Result::ok)
+        .and_then(|l| l.split(' ').nth(1).and_then(|c| c.parse().ok()))
+        .unwrap_or(0);
+    if status != 200 {
+        return (status, String::new());
+    }
+    let data = lines
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("data: ").map(str::to_string))
+        .unwrap_or_default();
+    (status, data)
 }

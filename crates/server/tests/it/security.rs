@@ -1007,3 +1007,41 @@ fn only_the_allowed_origins_may_call_the_api_from_their_pages() {
         assert!(err.contains("is not an origin"), "{err}");
     }
 }
+
+#[test]
+fn a_support_users_event_stream_ends_with_its_grant() {
+    use std::io::{Read, Write};
+    let s = Server::start("events-grant", Some(tenants_fixture()));
+    let admin = s.login("admin", "admin-pass-1");
+    let staff = make_staff(&s, &admin, "vendor_events");
+    let token = staff_login(&s, &staff);
+    // Without a grant, nothing to hear.
+    assert_eq!(s.get("/api/v1/events", &token).status, 403);
+    let g = grant(&s, &admin, &token, json!({"site": true}), 1);
+    let addr = s.client.base.trim_start_matches("http://").to_string();
+    let mut listen = std::net::TcpStream::connect(&addr).unwrap();
+    listen
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    write!(
+        listen,
+        "GET /api/v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .unwrap();
+    let mut first = [0u8; 512];
+    let n = listen.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).starts_with("HTTP/1.1 200"));
+    // The admin revokes: the staff session stays, the stream must not.
+    let id = g["id"].as_u64().unwrap();
+    let r = s.post(
+        &format!("/api/v1/support/grants/{id}/revoke"),
+        &admin,
+        json!({}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    let mut rest = Vec::new();
+    assert!(
+        listen.read_to_end(&mut rest).is_ok(),
+        "the stream outlived the grant"
+    );
+}
