@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! capstan-server [--db PATH] [--create] [--listen ADDR] [--dist DIR] [--seed SNAPSHOT.json]
-//!                [--trusted-proxy IP]... [--allow-origin ORIGIN]...
+//!                [--trusted-proxy IP]... [--allow-origin ORIGIN]... [--checkpoint-every N]
 //! capstan-server --db PATH --create-api-key NAME
 //! ```
 //!
@@ -13,6 +13,8 @@
 //! `CAPSTAN_SECRET_KEY`, else in `<db>.key` (made on first start). `--trusted-proxy` names a
 //! reverse proxy whose `X-Forwarded-For` is believed (repeat it for several). `--allow-origin`
 //! lets the pages of another origin (an LMS embedding the npm package) call the API (CORS).
+//! `--checkpoint-every N` writes a checkpoint of the site every N revisions (default 1,000; 0:
+//! never), so that a start loads it and replays only the batches after it.
 //! `--create-api-key` makes a service key, prints its secret once and exits.
 
 use capstan_server::{AppState, OpenOptions, SystemClock, router, sweep_forever};
@@ -22,6 +24,7 @@ use std::sync::Arc;
 
 const USAGE: &str = "usage: capstan-server [--db PATH] [--create] [--listen ADDR] [--dist DIR]
                       [--seed SNAPSHOT.json] [--trusted-proxy IP]... [--allow-origin ORIGIN]...
+                      [--checkpoint-every N]
        capstan-server [--db PATH] --create-api-key NAME";
 
 struct Args {
@@ -33,6 +36,7 @@ struct Args {
     create: bool,
     trusted_proxies: Vec<std::net::IpAddr>,
     allowed_origins: Vec<String>,
+    checkpoint_every: Option<u64>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -45,6 +49,7 @@ fn parse_args() -> Result<Option<Args>, String> {
         create: false,
         trusted_proxies: Vec::new(),
         allowed_origins: Vec::new(),
+        checkpoint_every: None,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -69,6 +74,13 @@ fn parse_args() -> Result<Option<Args>, String> {
                     .parse()
                     .map_err(|_| format!("`{value}` is not an IP address"))?,
             ),
+            "--checkpoint-every" => {
+                a.checkpoint_every = Some(
+                    value
+                        .parse()
+                        .map_err(|_| format!("`{value}` is not a number of revisions"))?,
+                );
+            }
             "--allow-origin" => {
                 capstan_server::http::check_origin(&value)?;
                 a.allowed_origins.push(value);
@@ -116,6 +128,7 @@ fn run(args: Args) -> Result<(), String> {
             secret_key: None,
             trusted_proxies: args.trusted_proxies,
             allowed_origins: args.allowed_origins,
+            checkpoint_every: args.checkpoint_every,
         },
         Arc::new(SystemClock),
     )?;

@@ -1,6 +1,12 @@
-//! The server's state: the published site (an engine at a revision, swapped whole on every
-//! accepted batch so that readers never wait for writers), the SQLite store (one writer at a
-//! time), the token table and the sign-in rate limit.
+//! The server's state: the published site (an engine at a revision, swapped on every accepted
+//! batch so that readers never wait for writers), the SQLite store (one writer at a time), the
+//! token table and the sign-in rate limit.
+//!
+//! Publication is left-right: the writer keeps a second copy of the site ([`Spare`]). A commit
+//! applies its batch to the spare and publishes it; the copy it replaced becomes the next spare
+//! once its readers are done, brought forward by applying the same batch. A commit so costs its
+//! edits (twice), never a copy of the site: it copies only when the old copy is still being
+//! read at the next commit, or after a batch that failed half-way.
 
 use crate::audit::{self, Record};
 use crate::auth::{self, Limiter};
@@ -82,6 +88,55 @@ impl Published {
     }
 }
 
+/// The writer's second copy of the site (see the module documentation).
+pub(crate) enum Spare {
+    /// None: the next commit copies the published site.
+    Empty,
+    /// An engine at this revision that no reader sees.
+    Ready(Box<Engine>, u64),
+    /// The site the last commit replaced (readers may still hold it) and that commit's batch,
+    /// which brings it to the revision after its own.
+    Behind(Arc<Published>, Vec<EditOp>),
+}
+
+/// How commits got their copy of the site, for tests and benchmarks.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SpareStats {
+    /// Commits that reused the spare (brought forward by one batch, or ready).
+    pub reused: u64,
+    /// Commits that had to copy the published site.
+    pub copied: u64,
+}
+
+impl Spare {
+    /// An engine at `current`'s revision for the writer to change: the spare when it can be
+    /// had (brought forward by the last batch if need be), else a copy of `current`.
+    fn take(&mut self, current: &Published, stats: &Mutex<SpareStats>) -> Engine {
+        let reused = match std::mem::replace(self, Spare::Empty) {
+            Spare::Ready(e, rev) if rev == current.revision => Some(*e),
+            Spare::Behind(old, ops) if old.revision + 1 == current.revision => {
+                match Arc::try_unwrap(old) {
+                    Ok(published) => {
+                        let mut e = published.engine;
+                        // The batch applied to this very site before: it applies again.
+                        e.apply_all(ops).is_ok().then_some(e)
+                    }
+                    // Still being read: it is freed when its last reader is done.
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
+        if let Ok(mut s) = stats.lock() {
+            match reused {
+                Some(_) => s.reused += 1,
+                None => s.copied += 1,
+            }
+        }
+        reused.unwrap_or_else(|| current.engine.clone())
+    }
+}
+
 /// A live token.
 #[derive(Debug, Clone, Copy)]
 pub struct Token {
@@ -97,8 +152,8 @@ struct Shared {
     clock: Arc<dyn Clock>,
     site: RwLock<Arc<Published>>,
     /// Held by the one writer for a whole commit (building the new site included), so that
-    /// the store itself is locked only for the short transaction.
-    writer: Mutex<()>,
+    /// the store itself is locked only for the short transaction; it guards the spare copy.
+    writer: Mutex<Spare>,
     db: Mutex<Connection>,
     store: store::FileIdentity,
     tokens: RwLock<HashMap<String, Token>>,
@@ -108,6 +163,27 @@ struct Shared {
     allowed_origins: Vec<String>,
     /// Each new revision, for `/events` listeners.
     events: tokio::sync::broadcast::Sender<u64>,
+    spare_stats: Mutex<SpareStats>,
+    /// A checkpoint is written once this many revisions passed the last one (0: never).
+    checkpoint_every: u64,
+    last_checkpoint: std::sync::atomic::AtomicU64,
+    /// Whether a checkpoint is being written (one at a time).
+    checkpointing: std::sync::atomic::AtomicBool,
+    started: StartReport,
+}
+
+/// Revisions between checkpoints by default.
+pub const CHECKPOINT_EVERY: u64 = 1_000;
+
+/// What the last start loaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StartReport {
+    /// The checkpoint it started from (none: the seed).
+    pub checkpoint: Option<u64>,
+    /// Batches replayed after it.
+    pub replayed: u64,
+    /// Checkpoints not used and batches passed over, with why.
+    pub problems: Vec<String>,
 }
 
 /// The server state; cheap to clone.
@@ -136,6 +212,8 @@ pub struct OpenOptions {
     /// pages embed the npm package's live client: `https://lms.example` (scheme, host and
     /// port; no path, no wildcard). Empty: only the server's own origin.
     pub allowed_origins: Vec<String>,
+    /// Revisions between checkpoints (default [`CHECKPOINT_EVERY`]; 0: none).
+    pub checkpoint_every: Option<u64>,
 }
 
 /// The most edits one batch may hold.
@@ -435,13 +513,47 @@ impl AppState {
                 json
             }
         };
-        let mut engine = Engine::from_json(&seed).map_err(|e| format!("stored site: {e}"))?;
-        let mut revision = 0u64;
-        for (rev, ops) in store::all_changes(&db)? {
-            engine
-                .apply_all(ops)
-                .map_err(|(_, e)| format!("change {rev} no longer applies: {e}"))?;
+        // The newest checkpoint that loads, then the batches after it. A checkpoint or a
+        // batch that this build no longer accepts is reported and passed over, never fatal.
+        let mut started = StartReport::default();
+        let mut base = None;
+        for (rev, format, data) in store::checkpoints(&db).map_err(|e| e.to_string())? {
+            match store::decode_checkpoint(&format, &data)
+                .and_then(|json| Engine::from_json(&json).map_err(|e| e.to_string()))
+            {
+                Ok(e) => {
+                    base = Some((e, rev));
+                    started.checkpoint = Some(rev);
+                    break;
+                }
+                Err(m) => started.problems.push(format!(
+                    "the checkpoint at revision {rev} was not used: {m}"
+                )),
+            }
+        }
+        let (mut engine, mut revision) = match base {
+            Some(b) => b,
+            None => (
+                Engine::from_json(&seed).map_err(|e| format!("stored site: {e}"))?,
+                0,
+            ),
+        };
+        for (rev, ops) in store::changes_after(&db, revision)? {
+            let applied = ops.and_then(|ops| {
+                engine
+                    .apply_all(ops)
+                    .map_err(|(i, e)| format!("edit {}: {e} (error[{}])", i + 1, e.code()))
+            });
+            if let Err(m) = applied {
+                started.problems.push(format!(
+                    "change {rev} no longer applies and was passed over: {m}"
+                ));
+            }
             revision = rev;
+            started.replayed += 1;
+        }
+        for p in &started.problems {
+            eprintln!("capstan-server: {p}");
         }
         // Credentials of users that are gone (written before deletion removed them) must
         // never sign anyone in.
@@ -457,7 +569,7 @@ impl AppState {
             shared: Arc::new(Shared {
                 clock,
                 site: RwLock::new(Arc::new(Published::new(engine, revision))),
-                writer: Mutex::new(()),
+                writer: Mutex::new(Spare::Empty),
                 db: Mutex::new(db),
                 store: identity,
                 tokens: RwLock::new(tokens),
@@ -466,8 +578,16 @@ impl AppState {
                 trusted_proxies: options.trusted_proxies,
                 allowed_origins: options.allowed_origins,
                 events: tokio::sync::broadcast::channel(64).0,
+                spare_stats: Mutex::new(SpareStats::default()),
+                checkpoint_every: options.checkpoint_every.unwrap_or(CHECKPOINT_EVERY),
+                last_checkpoint: std::sync::atomic::AtomicU64::new(started.checkpoint.unwrap_or(0)),
+                checkpointing: std::sync::atomic::AtomicBool::new(false),
+                started,
             }),
         };
+        // A long history without a checkpoint (an older database): write one now, so that
+        // the next start is short.
+        state.maybe_checkpoint(revision);
         Ok(Opened {
             state,
             created_admin,
@@ -609,12 +729,127 @@ impl AppState {
         for (i, op) in ops.iter().enumerate() {
             crate::limits::check_op(op).map_err(|e| e.at_index(i))?;
         }
-        let _writer = self
+        let mut spare = self
             .shared
             .writer
             .lock()
             .map_err(|_| ApiError::internal("writer lock poisoned"))?;
         let current = self.site();
+        let mut next = spare.take(&current, &self.shared.spare_stats);
+        let mut touched = false;
+        let result = self.commit_on(
+            &mut next,
+            &mut touched,
+            &current,
+            author,
+            base,
+            &ops,
+            authorize,
+            extra,
+        );
+        match result {
+            Ok((rev, true)) => {
+                let published = Arc::new(Published::new(next, rev));
+                match self.shared.site.write() {
+                    Ok(mut s) => *s = published,
+                    Err(p) => *p.into_inner() = published,
+                }
+                *spare = Spare::Behind(current, ops);
+                // Nobody listening is no error.
+                let _ = self.shared.events.send(rev);
+                self.maybe_checkpoint(rev);
+                Ok(rev)
+            }
+            Ok((rev, false)) => {
+                // Refused before any edit touched the copy: it stays the spare.
+                *spare = Spare::Ready(Box::new(next), current.revision);
+                Err(CommitError::Stale { revision: rev })
+            }
+            Err(e) => {
+                // A copy no edit touched stays the spare; a half-changed one is dropped and
+                // the next commit makes a new one.
+                if !touched {
+                    *spare = Spare::Ready(Box::new(next), current.revision);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// What the last start loaded: the checkpoint and how many batches after it.
+    pub fn started(&self) -> &StartReport {
+        &self.shared.started
+    }
+
+    /// Starts writing a checkpoint in the background when `revision` is far enough past the
+    /// last one and none is being written.
+    fn maybe_checkpoint(&self, revision: u64) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let every = self.shared.checkpoint_every;
+        if every == 0 || revision < self.shared.last_checkpoint.load(SeqCst) + every {
+            return;
+        }
+        if self.shared.checkpointing.swap(true, SeqCst) {
+            return;
+        }
+        let st = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("capstan-checkpoint".into())
+            .spawn(move || {
+                if let Err(e) = st.write_checkpoint() {
+                    eprintln!("capstan-server: checkpoint failed: {e}");
+                }
+                st.shared.checkpointing.store(false, SeqCst);
+            });
+        if spawned.is_err() {
+            self.shared.checkpointing.store(false, SeqCst);
+        }
+    }
+
+    /// Writes a checkpoint of the published site now (on its own connection and transaction:
+    /// commits go on meanwhile, and a crash half-way leaves the previous checkpoint and the
+    /// whole history). Returns its revision.
+    pub fn write_checkpoint(&self) -> Result<u64, String> {
+        let site = self.site();
+        let json = site.engine.to_json();
+        let revision = site.revision;
+        // The writer's next spare may be this very site: let it go as soon as possible.
+        drop(site);
+        let data = store::encode_checkpoint(&json)?;
+        drop(json);
+        let db = store::open(self.db_path())?;
+        store::put_checkpoint(&db, revision, &data, self.now()).map_err(|e| e.to_string())?;
+        self.shared
+            .last_checkpoint
+            .fetch_max(revision, std::sync::atomic::Ordering::SeqCst);
+        Ok(revision)
+    }
+
+    /// How commits got their copy of the site since the server started.
+    pub fn spare_stats(&self) -> SpareStats {
+        self.shared
+            .spare_stats
+            .lock()
+            .map(|s| *s)
+            .unwrap_or_default()
+    }
+
+    /// The body of [`AppState::commit`] on the writer's copy `next` of `current`: `Ok((rev,
+    /// true))` when the batch was stored as revision `rev` (then `next` is that revision),
+    /// `Ok((rev, false))` when it is stale against revision `rev` and no edit touched `next`.
+    /// `touched` says whether any edit was applied to `next`.
+    #[allow(clippy::too_many_arguments)]
+    fn commit_on(
+        &self,
+        next: &mut Engine,
+        touched: &mut bool,
+        current: &Published,
+        author: &Author,
+        base: Option<u64>,
+        ops: &[EditOp],
+        authorize: &dyn Fn(&Engine, &EditOp) -> Result<(), ApiError>,
+        extra: &dyn Fn(&Transaction<'_>, u64) -> Result<(), ApiError>,
+    ) -> Result<(u64, bool), CommitError> {
         let new_users: Vec<u32> = ops
             .iter()
             .filter_map(|op| match op {
@@ -630,7 +865,6 @@ impl AppState {
             store::retired_among(&*self.db()?, &new_users)?
         };
         let stale = base.is_some_and(|b| b != current.revision);
-        let mut next = current.engine.clone();
         let mut edits = Vec::with_capacity(ops.len());
         let mut tenants = Vec::new();
         let mut accounts = Accounts::default();
@@ -648,7 +882,7 @@ impl AppState {
             let run = ops.get(i..i + len).unwrap_or_default();
             for (j, op) in run.iter().enumerate() {
                 let at = i + j;
-                authorize(&next, op).map_err(|e| e.at_index(at))?;
+                authorize(next, op).map_err(|e| e.at_index(at))?;
                 if stale {
                     continue;
                 }
@@ -665,7 +899,7 @@ impl AppState {
                         .at_index(at)
                         .into());
                     }
-                    let names = usernames.get_or_insert_with(|| live_usernames(&next));
+                    let names = usernames.get_or_insert_with(|| live_usernames(next));
                     if let Some(other) = names.get(&user.username).filter(|o| o.0 != user.id) {
                         return Err(ApiError::new(
                             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
@@ -683,11 +917,16 @@ impl AppState {
                 if let (EditOp::DeleteUser { user }, Some(names)) = (op, usernames.as_mut()) {
                     names.retain(|_, id| id != user);
                 }
-                edits.push(json!({"op": op, "before": before(&next, op)}));
-                tenants.extend(op_tenants(&next, op));
-                accounts.note(&next, op);
+                edits.push(json!({"op": op, "before": before(next, op)}));
+                tenants.extend(op_tenants(next, op));
+                accounts.note(next, op);
             }
-            let had_admin = has_active_admin(&next);
+            if stale && i + len == ops.len() {
+                // Nothing after the last run to authorise: a stale batch stops here.
+                break;
+            }
+            let had_admin = has_active_admin(next);
+            *touched = true;
             let applied = if first.is_structural() {
                 next.apply_structural_run(run)
                     .map_err(|(j, e)| edit_error(e).at_index(i + j))
@@ -701,7 +940,7 @@ impl AppState {
                 continue;
             }
             applied?;
-            if had_admin && !has_active_admin(&next) {
+            if had_admin && !has_active_admin(next) {
                 return Err(ApiError::new(
                     axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                     codes::LAST_ADMIN,
@@ -710,15 +949,18 @@ impl AppState {
                 .at_index(i + len - 1)
                 .into());
             }
-            tenants.extend(run.iter().flat_map(|op| op_tenants(&next, op)));
+            tenants.extend(run.iter().flat_map(|op| op_tenants(next, op)));
             i += len;
         }
         if stale {
-            return Err(CommitError::Stale {
-                revision: current.revision,
-            });
+            if *touched {
+                return Err(CommitError::Stale {
+                    revision: current.revision,
+                });
+            }
+            return Ok((current.revision, false));
         }
-        accounts.settle(&next);
+        accounts.settle(next);
         self.check_store()?;
         let rev = current.revision + 1;
         let now = self.now();
@@ -758,14 +1000,7 @@ impl AppState {
                 _ => true,
             });
         }
-        let published = Arc::new(Published::new(next, rev));
-        match self.shared.site.write() {
-            Ok(mut s) => *s = published,
-            Err(p) => *p.into_inner() = published,
-        }
-        // Nobody listening is no error.
-        let _ = self.shared.events.send(rev);
-        Ok(rev)
+        Ok((rev, true))
     }
 
     /// Builds a batch from the current site and commits it as one new revision; when another

@@ -1,7 +1,8 @@
 //! The SQLite file: schema migrations and the rows the server keeps besides the site itself.
 //!
-//! The site is stored as its seed snapshot (revision 0) and every accepted batch of edits
-//! after it (`changes`); the server replays them into an engine at start. WAL journal,
+//! The site is stored as its seed snapshot (revision 0), every accepted batch of edits after it
+//! (`changes`) and checkpoints of the site at some revisions (`checkpoints`); the server loads
+//! the newest checkpoint at start and replays the batches after it. WAL journal,
 //! `synchronous = FULL` (an acknowledged write survives a crash), foreign keys on.
 
 use capstan_api::{
@@ -12,11 +13,80 @@ use capstan_core::{EditOp, Timestamp};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// The migrations, in order; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("../migrations/001_init.sql"),
     include_str!("../migrations/002_support.sql"),
     include_str!("../migrations/003_security.sql"),
+    include_str!("../migrations/004_checkpoints.sql"),
 ];
+
+/// The format of checkpoints written now.
+pub const CHECKPOINT_FORMAT: &str = "capstan/1+deflate";
+
+/// A checkpoint's bytes for a snapshot's JSON.
+pub fn encode_checkpoint(json: &str) -> Result<Vec<u8>, String> {
+    use std::io::Write;
+    let mut z = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(json.len() / 8),
+        flate2::Compression::fast(),
+    );
+    z.write_all(json.as_bytes())
+        .and_then(|()| z.finish())
+        .map_err(|e| format!("cannot compress the checkpoint: {e}"))
+}
+
+/// The snapshot JSON of a checkpoint.
+pub fn decode_checkpoint(format: &str, data: &[u8]) -> Result<String, String> {
+    use std::io::Read;
+    if format != CHECKPOINT_FORMAT {
+        return Err(format!("unknown checkpoint format `{format}`"));
+    }
+    let mut json = String::new();
+    flate2::read::DeflateDecoder::new(data)
+        .read_to_string(&mut json)
+        .map_err(|e| format!("the checkpoint does not decompress: {e}"))?;
+    Ok(json)
+}
+
+/// Stores a checkpoint of the site at `revision` and drops all but the newest two.
+pub fn put_checkpoint(
+    db: &Connection,
+    revision: u64,
+    data: &[u8],
+    now: Timestamp,
+) -> rusqlite::Result<()> {
+    let tx = db.unchecked_transaction()?;
+    tx.execute(
+        "INSERT OR REPLACE INTO checkpoints (revision, format, data, written_at) VALUES (?1, ?2, ?3, ?4)",
+        params![revision as i64, CHECKPOINT_FORMAT, data, now.to_string()],
+    )?;
+    tx.execute(
+        "DELETE FROM checkpoints WHERE revision NOT IN
+           (SELECT revision FROM checkpoints ORDER BY revision DESC LIMIT 2)",
+        [],
+    )?;
+    tx.commit()
+}
+
+/// The checkpoints, newest first: `(revision, format, data)`.
+pub fn checkpoints(db: &Connection) -> rusqlite::Result<Vec<(u64, String, Vec<u8>)>> {
+    let mut stmt =
+        db.prepare("SELECT revision, format, data FROM checkpoints ORDER BY revision DESC")?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
+    })?;
+    rows.collect()
+}
+
+/// The newest revision with a checkpoint (0: none).
+pub fn checkpoint_revision(db: &Connection) -> rusqlite::Result<u64> {
+    db.query_row(
+        "SELECT COALESCE(MAX(revision), 0) FROM checkpoints",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|r| r as u64)
+}
 
 /// Which file the server opened (device and inode), to notice when it is deleted, moved or
 /// replaced under the running server.
@@ -91,20 +161,27 @@ pub fn seed(db: &Connection) -> rusqlite::Result<Option<String>> {
     .optional()
 }
 
-/// Every accepted batch, in order: `(revision, ops)`.
-pub fn all_changes(db: &Connection) -> Result<Vec<(u64, Vec<EditOp>)>, String> {
+/// A stored batch's edits, or why they no longer read.
+pub type StoredBatch = Result<Vec<EditOp>, String>;
+
+/// Every accepted batch after revision `after`, in order: `(revision, ops)`; a batch that no
+/// longer reads is `Err` (reported, never fatal).
+pub fn changes_after(db: &Connection, after: u64) -> Result<Vec<(u64, StoredBatch)>, String> {
     let mut stmt = db
-        .prepare("SELECT revision, ops FROM changes ORDER BY revision")
+        .prepare("SELECT revision, ops FROM changes WHERE revision > ?1 ORDER BY revision")
         .map_err(|e| e.to_string())?;
     let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        .query_map(params![after as i64], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })
         .map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     for row in rows {
         let (rev, ops) = row.map_err(|e| e.to_string())?;
-        let ops: Vec<EditOp> =
-            serde_json::from_str(&ops).map_err(|e| format!("change {rev}: {e}"))?;
-        out.push((rev as u64, ops));
+        out.push((
+            rev as u64,
+            serde_json::from_str(&ops).map_err(|e| e.to_string()),
+        ));
     }
     Ok(out)
 }

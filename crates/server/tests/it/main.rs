@@ -15,5 +15,6 @@ mod conformance;
 mod crash;
 mod matrix;
 mod openapi;
+mod publication;
 mod security;
 mod support;
