@@ -132,6 +132,22 @@ fn run(args: Args) -> Result<(), String> {
         },
         Arc::new(SystemClock),
     )?;
+    let started = opened.state.started();
+    println!(
+        "site at revision {}: {}, {} batch(es) replayed{}",
+        opened.state.site().revision,
+        started
+            .checkpoint
+            .map_or("from the seed".to_string(), |r| format!(
+                "from the checkpoint of revision {r}"
+            )),
+        started.replayed,
+        if started.problems.is_empty() {
+            String::new()
+        } else {
+            format!(", {} problem(s) reported above", started.problems.len())
+        }
+    );
     if let Some((user, password)) = &opened.created_admin {
         println!("created {}", args.db.display());
         println!("admin login (shown once): username `{user}`, password `{password}`");

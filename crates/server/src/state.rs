@@ -796,8 +796,15 @@ impl AppState {
         let spawned = std::thread::Builder::new()
             .name("capstan-checkpoint".into())
             .spawn(move || {
-                if let Err(e) = st.write_checkpoint() {
-                    eprintln!("capstan-server: checkpoint failed: {e}");
+                let t = std::time::Instant::now();
+                println!("checkpoint: writing the site at revision {revision} or later");
+                match st.write_checkpoint() {
+                    Ok((rev, bytes)) => println!(
+                        "checkpoint: revision {rev} written ({} KB) in {} ms",
+                        bytes / 1024,
+                        t.elapsed().as_millis()
+                    ),
+                    Err(e) => eprintln!("capstan-server: checkpoint failed: {e}"),
                 }
                 st.shared.checkpointing.store(false, SeqCst);
             });
@@ -808,8 +815,8 @@ impl AppState {
 
     /// Writes a checkpoint of the published site now (on its own connection and transaction:
     /// commits go on meanwhile, and a crash half-way leaves the previous checkpoint and the
-    /// whole history). Returns its revision.
-    pub fn write_checkpoint(&self) -> Result<u64, String> {
+    /// whole history). Returns its revision and size in bytes.
+    pub fn write_checkpoint(&self) -> Result<(u64, usize), String> {
         let site = self.site();
         let json = site.engine.to_json();
         let revision = site.revision;
@@ -822,7 +829,7 @@ impl AppState {
         self.shared
             .last_checkpoint
             .fetch_max(revision, std::sync::atomic::Ordering::SeqCst);
-        Ok(revision)
+        Ok((revision, data.len()))
     }
 
     /// How commits got their copy of the site since the server started.

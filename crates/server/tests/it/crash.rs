@@ -17,6 +17,10 @@ fn free_port() -> u16 {
 }
 
 fn spawn(dir: &std::path::Path, port: u16) -> (Child, Client) {
+    spawn_with(dir, port, &[], Stdio::null())
+}
+
+fn spawn_with(dir: &std::path::Path, port: u16, extra: &[&str], stdout: Stdio) -> (Child, Client) {
     let child = Command::new(env!("CARGO_BIN_EXE_capstan-server"))
         .args([
             "--db",
@@ -27,9 +31,10 @@ fn spawn(dir: &std::path::Path, port: u16) -> (Child, Client) {
             "--seed",
             "seed.json",
         ])
+        .args(extra)
         .current_dir(dir)
         .env("CAPSTAN_ADMIN_PASSWORD", "crash-pass-1")
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
@@ -46,6 +51,115 @@ fn spawn(dir: &std::path::Path, port: u16) -> (Child, Client) {
         std::thread::sleep(Duration::from_millis(20));
     }
     (child, client)
+}
+
+#[test]
+fn kill_9_while_a_checkpoint_is_written_loses_no_acknowledged_write() {
+    use capstan_core::generate::{GenerateOptions, generate};
+    let dir = tmp("crash-checkpoint");
+    // Big enough that writing a checkpoint takes a while in a debug build.
+    let mut o = GenerateOptions::large();
+    o.contexts = 40_000;
+    o.users = 2_000;
+    o.assignments = 8_000;
+    std::fs::write(dir.join("seed.json"), generate(&o).to_json()).unwrap();
+    let category = {
+        let site: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("seed.json")).unwrap()).unwrap();
+        site["contexts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["level"] == "coursecat")
+            .unwrap()["id"]
+            .as_u64()
+            .unwrap()
+    };
+    let port = free_port();
+    let mut acked: Vec<(u64, u64)> = Vec::new();
+    let mut id = 9_000_000u64;
+    let mut hit = 0;
+    for round in 0..8 {
+        let log = dir.join(format!("round{round}.log"));
+        let out = std::fs::File::create(&log).unwrap();
+        let (mut child, client) =
+            spawn_with(&dir, port, &["--checkpoint-every", "3"], Stdio::from(out));
+        let token = client.login("admin", "crash-pass-1");
+        let mut base = client.get("/api/v1/changes?since=0", &token).body["revision"]
+            .as_u64()
+            .unwrap();
+        // Write until a checkpoint is being written, then kill the server in the middle of it.
+        let started = Instant::now();
+        loop {
+            let body = json!({"base_revision": base, "ops": [{"op": "put_context",
+                "context": {"id": id, "level": "course", "parent": category}}]});
+            let r = client.call("POST", "/api/v1/changes", Some(&token), Some(body));
+            assert_eq!(r.status, 200, "{}", r.text);
+            base = r.body["revision"].as_u64().unwrap();
+            acked.push((base, id));
+            id += 1;
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let writing = text.matches("checkpoint: writing").count();
+            let written = text.matches("checkpoint: revision").count();
+            if writing > written {
+                // A few milliseconds into the write.
+                std::thread::sleep(Duration::from_millis(5 + 20 * round));
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no checkpoint started"
+            );
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.matches("checkpoint: writing").count()
+            > text.matches("checkpoint: revision").count()
+        {
+            hit += 1;
+        }
+        if hit >= 3 {
+            break;
+        }
+    }
+    assert!(hit >= 1, "never killed during a checkpoint");
+    let log = dir.join("last.log");
+    let (mut child, client) = spawn_with(
+        &dir,
+        port,
+        &["--checkpoint-every", "3"],
+        Stdio::from(std::fs::File::create(&log).unwrap()),
+    );
+    let token = client.login("admin", "crash-pass-1");
+    let changes = client.get("/api/v1/changes?since=0", &token).body;
+    let list = changes["changes"].as_array().unwrap();
+    for (rev, id) in &acked {
+        let c = list
+            .iter()
+            .find(|c| c["revision"] == *rev)
+            .unwrap_or_else(|| panic!("acknowledged revision {rev} lost"));
+        assert_eq!(c["ops"][0]["context"]["id"], *id);
+    }
+    let site = client.get("/api/v1/site", &token).body;
+    let ids: std::collections::HashSet<u64> = site["contexts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["id"].as_u64())
+        .collect();
+    for (rev, id) in &acked {
+        assert!(ids.contains(id), "the context of revision {rev} is missing");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // The last start came from a checkpoint and replayed only what followed it.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("from the checkpoint of revision"), "{text}");
+    println!(
+        "{hit} kills during a checkpoint write; {} acknowledged writes survived",
+        acked.len()
+    );
 }
 
 #[test]

@@ -349,7 +349,7 @@ fn a_checkpoint_or_a_change_this_build_refuses_is_reported_never_fatal() {
             .ok()
             .unwrap();
     }
-    assert_eq!(s.state.write_checkpoint().unwrap(), 2);
+    assert_eq!(s.state.write_checkpoint().unwrap().0, 2);
     let db = rusqlite::Connection::open(s.state.db_path()).unwrap();
     // A newer checkpoint this build cannot read, and a batch that no longer applies.
     db.execute(
