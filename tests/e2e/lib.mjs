@@ -89,6 +89,20 @@ export async function newPage(browserOrContext, url) {
   return page;
 }
 
+/** The keys of the app's IndexedDB store (where it keeps the site's snapshot text). */
+export async function idbKeys(page) {
+  return page.evaluate(() => new Promise((resolve, reject) => {
+    const open = indexedDB.open('capstan', 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('kv');
+    open.onerror = () => reject(open.error);
+    open.onsuccess = () => {
+      const req = open.result.transaction('kv').objectStore('kv').getAllKeys();
+      req.onsuccess = () => { open.result.close(); resolve(req.result); };
+      req.onerror = () => reject(req.error);
+    };
+  }));
+}
+
 export async function shot(page, name) {
   await page.screenshot({ path: join(shots, `${name}.png`), fullPage: false });
 }

@@ -26,7 +26,14 @@ pub fn App() -> impl IntoView {
         <ServerChanged/>
         <BundleBanner/>
         <main id="main" tabindex="-1">
-            <Screen/>
+            {move || {
+                if store.loading.get() {
+                    view! { <p class="muted" id="loading" role="status">"Loading the site stored in this browser…"</p> }
+                        .into_any()
+                } else {
+                    view! { <Screen/> }.into_any()
+                }
+            }}
         </main>
     }
 }

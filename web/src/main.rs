@@ -5,6 +5,7 @@
 //! edits with it. See `app.rs` for the shell, `store.rs` for the state and `pages/` for screens.
 
 mod app;
+mod idb;
 mod multilang;
 mod pages;
 mod route;

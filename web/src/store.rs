@@ -3,8 +3,9 @@
 //! storage so that everything survives a reload with no server.
 //!
 //! Storage holds the base (the demo and the large site are regenerated from their seed; an
-//! imported or server snapshot is stored as text) and the journal. A reload rebuilds the base and
-//! replays the journal, which is also what undo does.
+//! imported or server snapshot is stored as text), for a server's site the batches the server
+//! accepted since that text (so that a push or a pull stores its edits, not the site), and the
+//! journal. A reload rebuilds the base and replays the journal, which is also what undo does.
 //!
 //! A server session's token is kept in the tab's session storage, never in local storage:
 //! it ends with the tab, and another page of the origin reading local storage finds none.
@@ -61,17 +62,48 @@ pub struct Session {
     /// A support staff session (signed in with a one-time code).
     #[serde(default)]
     pub staff: bool,
+    /// Whether the session reads the whole site (then pulls apply the server's changes to the
+    /// site held here; a cut of the site is downloaded again instead).
+    #[serde(default)]
+    pub whole_site: bool,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Saved {
     base: Option<BaseKind>,
+    /// For a server's site: the batches accepted after the stored text, oldest first.
+    #[serde(default)]
+    server_batches: Vec<Vec<EditOp>>,
+    /// A push whose answer never came: sent again with the same key.
+    #[serde(default)]
+    pending: Option<PendingPush>,
+    /// The IndexedDB key of the stored snapshot's text (`base:<tag>`): a new text is written
+    /// under a new tag and this state switches to it in one write.
+    #[serde(default)]
+    base_tag: Option<String>,
     journal: Vec<Vec<EditOp>>,
     redo: Vec<Vec<EditOp>>,
     actor: Option<u32>,
     // Older versions wrote the session here; serde drops it and the next save forgets it.
     lang: Option<String>,
 }
+
+/// A push in flight (or whose answer was lost): its key, the revision it was based on and
+/// how many journal batches it carried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingPush {
+    /// The batch's idempotency key.
+    pub batch_id: String,
+    /// Its base revision.
+    pub base: u64,
+    /// The journal batches it holds (the first `count`).
+    pub count: usize,
+    /// Their edits, as sent.
+    pub ops: Vec<EditOp>,
+}
+
+/// Server batches stored on top of the base text before the text is rewritten.
+const MAX_SERVER_BATCHES: usize = 500;
 
 /// A message for the admin after an action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +138,14 @@ pub struct Store {
     pub session: RwSignal<Option<Session>>,
     /// Display language for multilang names.
     pub lang: RwSignal<String>,
+    server_batches: StoredValue<Vec<Vec<EditOp>>>,
+    /// The push in flight or unanswered, if any.
+    pub pending: RwSignal<Option<PendingPush>>,
+    /// Whether the stored site is still being read (from IndexedDB) at start.
+    pub loading: RwSignal<bool>,
+    base_tag: StoredValue<Option<String>>,
+    /// Snapshot texts being written: the state is saved once they are in.
+    writing: StoredValue<u32>,
 }
 
 /// The current instant, from the browser clock.
@@ -144,28 +184,119 @@ pub fn large_engine() -> Result<Engine, String> {
     Engine::from_site(generate(&GenerateOptions::large())).map_err(|e| e.to_string())
 }
 
-fn build_base(kind: &BaseKind) -> Result<Engine, String> {
+/// The stored snapshot's text: from IndexedDB under its tag, or from local storage where
+/// older versions kept it.
+async fn base_text(tag: Option<&str>) -> Result<Option<String>, String> {
+    if let Some(tag) = tag {
+        return crate::idb::get(&format!("base:{tag}")).await;
+    }
+    Ok(storage().and_then(|s| s.get_item(BASE_KEY).ok().flatten()))
+}
+
+/// Writes the base snapshot's text under a new tag in the background; once it is in, `then`
+/// runs, the state switches to the new tag in one save, and the old text goes. Until then the
+/// saved state stays the previous one, so that a reload in between finds a whole site.
+fn store_base_text(store: Store, text: String, then: impl FnOnce(&Store) + 'static) {
+    store.writing.update_value(|w| *w += 1);
+    leptos::task::spawn_local(async move {
+        let tag = crate::sync::random_hex(8);
+        let put = crate::idb::put(&format!("base:{tag}"), Some(&text)).await;
+        store.writing.update_value(|w| *w = w.saturating_sub(1));
+        match put {
+            Ok(()) => {
+                let old = store
+                    .base_tag
+                    .try_update_value(|t| t.replace(tag))
+                    .flatten();
+                then(&store);
+                store.save();
+                if let Some(old) = old {
+                    let _ = crate::idb::put(&format!("base:{old}"), None).await;
+                }
+                if let Some(s) = storage() {
+                    let _ = s.remove_item(BASE_KEY);
+                }
+            }
+            Err(m) => store.say(false, format!("{m}: the site will not survive a reload")),
+        }
+    });
+}
+
+fn build_base(
+    kind: &BaseKind,
+    server_batches: &[Vec<EditOp>],
+    text: Option<&str>,
+) -> Result<Engine, String> {
     match kind {
         BaseKind::Demo => Ok(demo_engine()),
         BaseKind::Large => large_engine(),
         BaseKind::Imported | BaseKind::Server { .. } => {
-            let text = storage()
-                .and_then(|s| s.get_item(BASE_KEY).ok().flatten())
-                .ok_or_else(|| "the stored snapshot is missing".to_string())?;
-            Engine::from_json(&text).map_err(|e| format!("{}: {e}", e.code()))
+            let text = text.ok_or_else(|| "the stored snapshot is missing".to_string())?;
+            let mut e = Engine::from_json(text).map_err(|e| format!("{}: {e}", e.code()))?;
+            for (i, batch) in server_batches.iter().enumerate() {
+                e.apply_all(batch.clone()).map_err(|(_, err)| {
+                    format!("stored server change {} no longer applies: {err}", i + 1)
+                })?;
+            }
+            Ok(e)
         }
     }
 }
 
 impl Store {
-    /// Loads the saved state (or the demo site on a first start) and replays the journal.
+    /// Loads the saved state (or the demo site on a first start) and replays the journal. A
+    /// stored snapshot (imported, or a server's site) is read from IndexedDB: until it is
+    /// there, [`Store::loading`] is set and the screens wait.
     pub fn load() -> Store {
         let saved: Saved = storage()
             .and_then(|s| s.get_item(STATE_KEY).ok().flatten())
             .and_then(|t| serde_json::from_str(&t).ok())
             .unwrap_or_default();
+        let stored = matches!(
+            saved.base,
+            Some(BaseKind::Imported | BaseKind::Server { .. })
+        );
+        let store = Store {
+            engine: StoredValue::new(Engine::minimal()),
+            base_engine: StoredValue::new(Engine::minimal()),
+            rev: RwSignal::new(1),
+            structure_rev: RwSignal::new(1),
+            journal: StoredValue::new(Vec::new()),
+            redo: StoredValue::new(Vec::new()),
+            base: RwSignal::new(BaseKind::Demo),
+            actor: RwSignal::new(0),
+            notice: RwSignal::new(None),
+            last_edit_at: RwSignal::new(0.0),
+            session: RwSignal::new(saved_session()),
+            lang: RwSignal::new(saved.lang.clone().unwrap_or_else(|| "en".into())),
+            server_batches: StoredValue::new(Vec::new()),
+            pending: RwSignal::new(None),
+            loading: RwSignal::new(stored),
+            base_tag: StoredValue::new(saved.base_tag.clone()),
+            writing: StoredValue::new(0),
+        };
+        if stored {
+            leptos::task::spawn_local(async move {
+                let text = base_text(saved.base_tag.as_deref()).await;
+                store.restore(saved, text);
+            });
+        } else {
+            store.restore(saved, Ok(None));
+        }
+        store
+    }
+
+    /// Builds the saved state on its base (`text`: the stored snapshot's, when it has one).
+    fn restore(&self, saved: Saved, text: Result<Option<String>, String>) {
         let mut notice = None;
-        let (kind, base) = match saved.base.clone().map(|k| (build_base(&k), k)) {
+        let mut server_batches = saved.server_batches.clone();
+        let built = saved.base.clone().map(|k| {
+            let b = text
+                .clone()
+                .and_then(|t| build_base(&k, &saved.server_batches, t.as_deref()));
+            (b, k)
+        });
+        let (kind, base) = match built {
             Some((Ok(e), k)) => (k, e),
             Some((Err(msg), k)) => {
                 notice = Some(Notice {
@@ -175,6 +306,7 @@ impl Store {
                         k.label()
                     ),
                 });
+                server_batches.clear();
                 (BaseKind::Demo, demo_engine())
             }
             None => (BaseKind::Demo, demo_engine()),
@@ -202,26 +334,26 @@ impl Store {
             .filter(|a| engine.user(UserId(*a)).is_some())
             .or_else(|| engine.settings().site_admins.first().map(|u| u.0))
             .unwrap_or(0);
-        let store = Store {
-            engine: StoredValue::new(engine),
-            base_engine: StoredValue::new(base),
-            rev: RwSignal::new(1),
-            structure_rev: RwSignal::new(1),
-            journal: StoredValue::new(journal),
-            redo: StoredValue::new(if notice.is_none() {
-                saved.redo
-            } else {
-                Vec::new()
-            }),
-            base: RwSignal::new(kind),
-            actor: RwSignal::new(actor),
-            notice: RwSignal::new(notice),
-            last_edit_at: RwSignal::new(0.0),
-            session: RwSignal::new(saved_session()),
-            lang: RwSignal::new(saved.lang.unwrap_or_else(|| "en".into())),
+        let redo = if notice.is_none() {
+            saved.redo
+        } else {
+            Vec::new()
         };
-        store.save();
-        store
+        self.engine.set_value(engine);
+        self.base_engine.set_value(base);
+        self.journal.set_value(journal);
+        self.redo.set_value(redo);
+        self.server_batches.set_value(server_batches);
+        self.pending.set(saved.pending);
+        self.base.set(kind);
+        self.actor.set(actor);
+        if notice.is_some() {
+            self.notice.set(notice);
+        }
+        self.loading.set(false);
+        self.structure_rev.update(|r| *r += 1);
+        self.rev.update(|r| *r += 1);
+        self.save();
     }
 
     /// Reads the engine, and makes the caller depend on every change of the site.
@@ -365,12 +497,7 @@ impl Store {
         text: Option<&str>,
     ) -> Result<(), String> {
         if let Some(text) = text {
-            let stored = storage()
-                .map(|s| s.set_item(BASE_KEY, text).is_ok())
-                .unwrap_or(false);
-            if !stored {
-                return Err("the snapshot does not fit in browser storage".into());
-            }
+            store_base_text(*self, text.to_string(), |_| {});
         }
         let actor = engine
             .settings()
@@ -380,6 +507,8 @@ impl Store {
             .unwrap_or(0);
         self.base_engine.set_value(engine.clone());
         self.engine.set_value(engine);
+        self.server_batches.set_value(Vec::new());
+        self.pending.set(None);
         self.journal.set_value(Vec::new());
         self.redo.set_value(Vec::new());
         self.base.set(kind);
@@ -389,11 +518,71 @@ impl Store {
         Ok(())
     }
 
+    /// Moves a server base forward to `revision` by the server's `batches` (each as the
+    /// server accepted it), without downloading the site. The first `pushed` journal batches
+    /// were this browser's own (the push the server accepted) and leave the journal; the rest
+    /// is replayed on top. Returns how many journal batches no longer applied (dropped), or
+    /// `Err` when a server batch does not apply to the base (then nothing changed: pull the
+    /// whole site).
+    pub fn advance_base(
+        &self,
+        revision: u64,
+        batches: Vec<Vec<EditOp>>,
+        pushed: usize,
+    ) -> Result<usize, String> {
+        let mut base = self.base_engine.get_value();
+        for (i, b) in batches.iter().enumerate() {
+            base.apply_all(b.clone())
+                .map_err(|(_, e)| format!("server change {} does not apply here: {e}", i + 1))?;
+        }
+        let mut engine = base.clone();
+        let mut kept = Vec::new();
+        let mut dropped = 0;
+        for batch in self.journal.get_value().into_iter().skip(pushed) {
+            if engine.apply_all(batch.clone()).is_ok() {
+                kept.push(batch);
+            } else {
+                dropped += 1;
+            }
+        }
+        let structural = batches.iter().flatten().any(EditOp::is_structural);
+        self.server_batches.update_value(|s| s.extend(batches));
+        if self.server_batches.with_value(Vec::len) > MAX_SERVER_BATCHES {
+            // Rewrite the stored text now and then, so that a reload replays little.
+            let k = self.server_batches.with_value(Vec::len);
+            store_base_text(*self, base.to_json(), move |s| {
+                s.server_batches.update_value(|b| {
+                    b.drain(..k.min(b.len()));
+                });
+            });
+        }
+        self.base_engine.set_value(base);
+        self.engine.set_value(engine);
+        self.journal.set_value(kept);
+        self.base.set(BaseKind::Server { revision });
+        if structural {
+            self.structure_rev.update(|r| *r += 1);
+        }
+        self.changed(None);
+        Ok(dropped)
+    }
+
+    /// Remembers (or forgets) the push in flight, durably.
+    pub fn set_pending(&self, pending: Option<PendingPush>) {
+        self.pending.set(pending);
+        self.save();
+    }
+
     /// Forgets the site this browser holds (its stored snapshot and journal) and starts again
     /// from the demo site: what signing out of a server does unless the admin keeps the site.
     pub fn forget_site(&self) {
         if let Some(s) = storage() {
             let _ = s.remove_item(BASE_KEY);
+        }
+        if let Some(tag) = self.base_tag.try_update_value(Option::take).flatten() {
+            leptos::task::spawn_local(async move {
+                let _ = crate::idb::put(&format!("base:{tag}"), None).await;
+            });
         }
         let _ = self.replace_base(BaseKind::Demo, demo_engine(), None);
         self.save();
@@ -404,10 +593,16 @@ impl Store {
         self.engine.with_value(Engine::to_json)
     }
 
-    /// Writes the state to browser storage.
+    /// Writes the state to browser storage (not while the stored site is still being read).
     pub fn save(&self) {
+        if self.loading.get_untracked() || self.writing.get_value() > 0 {
+            return;
+        }
         let saved = Saved {
+            base_tag: self.base_tag.get_value(),
             base: Some(self.base.get_untracked()),
+            server_batches: self.server_batches.get_value(),
+            pending: self.pending.get_untracked(),
             journal: self.journal.get_value(),
             redo: self.redo.get_value(),
             actor: Some(self.actor.get_untracked()),

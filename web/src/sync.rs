@@ -4,12 +4,12 @@
 //! stay in the journal (browser storage) and are pushed on reconnect. While signed in, the app
 //! follows the server's `/events` stream and says when the site moved on (no polling).
 
-use crate::store::{BaseKind, Session, Store};
+use crate::store::{BaseKind, PendingPush, Session, Store};
 use capstan_api::{
-    Accepted, Change, ChangeBatch, Conflict, ErrorBody, Login, RevisionEvent, SessionCreated,
-    StaffLogin, paths,
+    Accepted, Change, ChangeBatch, ChangeList, Conflict, ErrorBody, Login, RevisionEvent,
+    SessionCreated, StaffLogin, paths,
 };
-use capstan_core::{EditOp, Engine};
+use capstan_core::Engine;
 use leptos::prelude::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -207,6 +207,7 @@ pub async fn login(
         user: created.me.user.unwrap_or(0),
         expires_at: created.expires_at.to_string(),
         staff: created.me.kind == capstan_api::PrincipalKind::SupportStaff,
+        whole_site: created.me.reach == capstan_api::Reach::Site,
     }));
     store.save();
     state.status.set(format!("signed in as {username}"));
@@ -300,6 +301,27 @@ async fn stream_events(token: &str, store: Store, state: SyncState) -> Result<()
     }
 }
 
+/// A fresh idempotency key for a batch (128 random bits, hex).
+fn new_batch_id() -> String {
+    random_hex(16)
+}
+
+/// `n` random bytes as hex (the browser's CSPRNG).
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    let random = window()
+        .crypto()
+        .ok()
+        .and_then(|c| c.get_random_values_with_u8_array(&mut bytes).ok())
+        .is_some();
+    if !random {
+        for b in &mut bytes {
+            *b = (js_sys::Math::random() * 256.0) as u8;
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 async fn sleep_ms(ms: i32) {
     let promise = js_sys::Promise::new(&mut |resolve, _| {
         let _ = window().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
@@ -344,9 +366,57 @@ async fn fetch_site(store: Store) -> Result<(u64, String, Engine), String> {
     Ok((a.revision.unwrap_or(0), a.text, engine))
 }
 
-/// Pulls the server's site. With `replace`, local edits are dropped; otherwise the journal is
-/// replayed on top of the server's site (edits that no longer apply are reported and dropped).
+/// Moves a server base forward with `GET /changes?since=` (the edits, not the site): `None`
+/// when that cannot be done here (no server base, a cut of the site, or a change that does not
+/// apply), and the whole site must be pulled.
+async fn pull_changes(store: Store, state: SyncState, replace: bool) -> Option<String> {
+    let session = store.session.get_untracked().filter(|s| s.whole_site)?;
+    let BaseKind::Server { revision: since } = store.base.get_untracked() else {
+        return None;
+    };
+    let path = format!("{}?since={since}", paths::CHANGES);
+    state.busy.set(true);
+    let a = send("GET", &path, Some(&session.token), None).await;
+    state.busy.set(false);
+    let list: ChangeList = a.ok().then(|| a.read().ok()).flatten()?;
+    // Nothing lost on the way: the list runs from our revision to the server's.
+    let contiguous = list
+        .changes
+        .iter()
+        .enumerate()
+        .all(|(i, c)| c.revision == since + 1 + i as u64)
+        && since + list.changes.len() as u64 == list.revision;
+    if !contiguous {
+        return None;
+    }
+    if replace {
+        store.advance_base(since, Vec::new(), usize::MAX).ok()?;
+    }
+    let n = list.changes.len();
+    let batches = list.changes.into_iter().map(|c| c.ops).collect();
+    let dropped = store.advance_base(list.revision, batches, 0).ok()?;
+    state.conflict.set(None);
+    Some(if dropped == 0 {
+        format!(
+            "in sync with server revision {} ({n} change(s) applied here)",
+            list.revision
+        )
+    } else {
+        format!(
+            "pulled revision {}; {dropped} local edit(s) no longer applied and were dropped",
+            list.revision
+        )
+    })
+}
+
+/// Pulls the server's site: its changes since this browser's revision when it can, else the
+/// whole site. With `replace`, local edits are dropped; otherwise the journal is replayed on
+/// top (edits that no longer apply are reported and dropped).
 pub async fn pull(store: Store, state: SyncState, replace: bool) {
+    if let Some(m) = pull_changes(store, state, replace).await {
+        state.status.set(m);
+        return;
+    }
     state.busy.set(true);
     let got = fetch_site(store).await;
     state.busy.set(false);
@@ -389,30 +459,78 @@ pub async fn push(store: Store, state: SyncState) {
             return;
         }
     };
-    let ops: Vec<EditOp> = store.journal().into_iter().flatten().collect();
-    if ops.is_empty() {
+    let journal = store.journal();
+    if journal.is_empty() {
         state.status.set("nothing to push".into());
         return;
     }
+    // The same batch again when an earlier push of it got no answer (the server applies a
+    // key once); else a new key.
+    let same = |p: &PendingPush| {
+        p.base == base
+            && p.count <= journal.len()
+            && journal.iter().take(p.count).flatten().eq(p.ops.iter())
+    };
+    let pending = store
+        .pending
+        .get_untracked()
+        .filter(same)
+        .unwrap_or_else(|| PendingPush {
+            batch_id: new_batch_id(),
+            base,
+            count: journal.len(),
+            ops: journal.iter().flatten().cloned().collect(),
+        });
+    let ops = pending.ops.clone();
+    store.set_pending(Some(pending.clone()));
     state.busy.set(true);
     let n = ops.len();
     let batch = ChangeBatch {
         base_revision: base,
-        ops,
+        ops: ops.clone(),
+        batch_id: Some(pending.batch_id.clone()),
     };
     let a = request("POST", paths::CHANGES, Some(&session.token), Some(&batch)).await;
     state.busy.set(false);
     match a.status {
         200 => {
             let rev = a.read::<Accepted>().map(|x| x.revision).unwrap_or(base);
-            pull(store, state, true).await;
-            state.status.set(format!(
-                "pushed {n} edit(s) as revision {rev}; {}",
-                state.status.get_untracked()
-            ));
+            store.set_pending(None);
+            // The server's site at `rev` is our base with this batch: move the base there and
+            // keep the edits made while the push was under way.
+            let moved = if rev == base + 1 {
+                store.advance_base(rev, vec![ops], pending.count).ok()
+            } else {
+                None
+            };
+            match moved {
+                Some(_) => {
+                    let later = store.journal().len();
+                    state.status.set(format!(
+                        "pushed {n} edit(s) as revision {rev}{}",
+                        if later > 0 {
+                            format!("; {later} later edit batch(es) wait for the next push")
+                        } else {
+                            String::new()
+                        }
+                    ));
+                    // Others' revisions may have come since: catch up.
+                    if state.remote.get_untracked().is_some_and(|r| r > rev) {
+                        pull(store, state, false).await;
+                    }
+                }
+                None => {
+                    pull(store, state, true).await;
+                    state.status.set(format!(
+                        "pushed {n} edit(s) as revision {rev}; {}",
+                        state.status.get_untracked()
+                    ));
+                }
+            }
         }
         409 => match a.read::<Conflict>() {
             Ok(c) => {
+                store.set_pending(None);
                 state.status.set(format!(
                     "conflict: the server is at revision {}, this site was based on {base}",
                     c.revision

@@ -82,8 +82,8 @@ pub fn build() -> Result<PathBuf, String> {
 pub fn test() -> Result<(), String> {
     build()?;
     run(
-        "cargo build -p capstan-server",
-        cargo().args(["build", "-p", "capstan-server"]),
+        "cargo build -p capstan-server -p capstan",
+        cargo().args(["build", "-p", "capstan-server", "-p", "capstan"]),
     )?;
     ensure_chromium()?;
     ensure_e2e_npm()?;
@@ -94,6 +94,7 @@ pub fn test() -> Result<(), String> {
             .arg(e2e_dir().join("app.test.mjs"))
             .arg(e2e_dir().join("server.test.mjs"))
             .arg(e2e_dir().join("live.test.mjs"))
+            .arg(e2e_dir().join("large.test.mjs"))
             .current_dir(e2e_dir()),
     )
 }

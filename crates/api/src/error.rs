@@ -77,6 +77,8 @@ pub mod codes {
     pub const BATCH_TOO_LARGE: &str = "batch_too_large";
     /// A name, text or password longer than the server accepts.
     pub const TOO_LONG: &str = "too_long";
+    /// A batch key that is malformed, or that another caller's batch used.
+    pub const BAD_BATCH_ID: &str = "bad_batch_id";
     /// The database file is gone or was replaced: the server accepts no more writes.
     pub const STORE_UNAVAILABLE: &str = "store_unavailable";
     /// The request took longer than the server allows (a slow client or a huge request).

@@ -13,6 +13,11 @@ pub struct ChangeBatch {
     /// The edits, in order.
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::edit_ops))]
     pub ops: Vec<EditOp>,
+    /// The client's key for this batch (8 to 64 letters, digits, `-` or `_`; a random one per
+    /// batch): a batch sent again with the same key, after its answer was lost, is not applied
+    /// twice: the answer is the revision it was accepted as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<String>,
 }
 
 /// The data of a `revision` event on `GET /events`: the site moved on to this revision (and

@@ -9,3 +9,7 @@ CREATE TABLE IF NOT EXISTS checkpoints (
   data BLOB NOT NULL,
   written_at TEXT NOT NULL
 );
+
+-- The client's key of a batch (idempotency: a batch sent again is applied once).
+ALTER TABLE changes ADD COLUMN batch_id TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS changes_batch_id ON changes (batch_id) WHERE batch_id IS NOT NULL;

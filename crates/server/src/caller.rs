@@ -76,6 +76,7 @@ impl Caller {
             user: self.user,
             staff: self.staff.as_ref().map(|s| s.username.clone()),
             support_identifier: self.grant.as_ref().map(|g| g.identifier.clone()),
+            batch_id: None,
         }
     }
 

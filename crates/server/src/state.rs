@@ -236,6 +236,9 @@ pub struct Author {
     pub staff: Option<String>,
     /// The support identifier.
     pub support_identifier: Option<String>,
+    /// The client's key of the batch: a batch whose key is stored already is not applied
+    /// again, its revision is the answer.
+    pub batch_id: Option<String>,
 }
 
 /// Why a batch was not committed.
@@ -729,11 +732,40 @@ impl AppState {
         for (i, op) in ops.iter().enumerate() {
             crate::limits::check_op(op).map_err(|e| e.at_index(i))?;
         }
+        if let Some(key) = &author.batch_id {
+            let ok = (8..=64).contains(&key.len())
+                && key
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !ok {
+                return Err(ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    codes::BAD_BATCH_ID,
+                    "a batch id is 8 to 64 letters, digits, `-` or `_`",
+                )
+                .into());
+            }
+        }
         let mut spare = self
             .shared
             .writer
             .lock()
             .map_err(|_| ApiError::internal("writer lock poisoned"))?;
+        if let Some(key) = &author.batch_id {
+            // Sent again after its answer was lost: the revision it became, once.
+            let seen = store::batch_by_id(&*self.db()?, key)?;
+            if let Some((revision, by)) = seen {
+                if by == author.user.map(|u| u.0) {
+                    return Ok(revision);
+                }
+                return Err(ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    codes::BAD_BATCH_ID,
+                    "this batch id belongs to another batch: make a new one",
+                )
+                .into());
+            }
+        }
         let current = self.site();
         let mut next = spare.take(&current, &self.shared.spare_stats);
         let mut touched = false;
@@ -976,13 +1008,14 @@ impl AppState {
             let db = self.db()?;
             let tx = db.unchecked_transaction()?;
             tx.execute(
-                "INSERT INTO changes (revision, ops, by_user, at, support_identifier) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO changes (revision, ops, by_user, at, support_identifier, batch_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     rev as i64,
                     ops_json,
                     author.user.map(|u| u.0),
                     now.to_string(),
-                    author.support_identifier
+                    author.support_identifier,
+                    author.batch_id
                 ],
             )?;
             audit::append(

@@ -161,6 +161,16 @@ pub fn seed(db: &Connection) -> rusqlite::Result<Option<String>> {
     .optional()
 }
 
+/// The revision and author of the batch stored with this client key, if any.
+pub fn batch_by_id(db: &Connection, key: &str) -> rusqlite::Result<Option<(u64, Option<u32>)>> {
+    db.query_row(
+        "SELECT revision, by_user FROM changes WHERE batch_id = ?1",
+        params![key],
+        |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+    )
+    .optional()
+}
+
 /// A stored batch's edits, or why they no longer read.
 pub type StoredBatch = Result<Vec<EditOp>, String>;
 

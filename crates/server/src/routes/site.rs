@@ -5,7 +5,7 @@ use crate::caller::Caller;
 use crate::enforce::authorize;
 use crate::error::{ApiError, Body, Params, Text, blocking};
 use crate::reach::{View, cut_key};
-use crate::state::{AppState, CommitError};
+use crate::state::{AppState, Author, CommitError};
 use crate::store;
 use axum::Json;
 use axum::extract::State;
@@ -160,8 +160,12 @@ pub async fn post_changes(
 ) -> Result<Response, ApiError> {
     caller.site_user()?;
     blocking(move || {
+        let author = Author {
+            batch_id: batch.batch_id.clone(),
+            ..caller.author()
+        };
         let result = st.commit(
-            &caller.author(),
+            &author,
             Some(batch.base_revision),
             batch.ops,
             &|e, op| authorize(e, &caller, op),

@@ -630,3 +630,69 @@ fn events_tell_every_listener_of_each_new_revision_and_end_with_the_session() {
     assert!(ended, "the stream did not end with the session");
     assert_eq!(s.get("/api/v1/events", "nonsense").status, 401);
 }
+
+#[test]
+fn a_batch_sent_again_with_its_key_is_applied_once() {
+    let s = Server::start("batch-id", Some(tenants_fixture()));
+    let admin = s.login("admin", "admin-pass-1");
+    let rev = s.revision();
+    let batch = |key: &str, p: &str| {
+        json!({"base_revision": rev, "batch_id": key, "ops": [{"op": "set_permission",
+            "role": 5, "context": 11, "capability": "moodle/course:view", "permission": p}]})
+    };
+    let first = s.post("/api/v1/changes", &admin, batch("push-7f3a9c21", "prevent"));
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.body["revision"], rev + 1);
+    // The answer was lost; the app sends the very same batch again: applied once.
+    let again = s.post("/api/v1/changes", &admin, batch("push-7f3a9c21", "prevent"));
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.body["revision"], rev + 1);
+    assert_eq!(s.revision(), rev + 1);
+    let changes = s.get(&format!("/api/v1/changes?since={rev}"), &admin).body;
+    assert_eq!(changes["changes"].as_array().unwrap().len(), 1);
+    // Someone else's key is not an answer to anyone else.
+    crate::common::set_password(&s, &admin, 3, "manager-pass");
+    let manager = s.login("manager", "manager-pass");
+    let other = s.post("/api/v1/changes", &manager, batch("push-7f3a9c21", "allow"));
+    assert_eq!(other.status, 422, "{}", other.text);
+    assert_eq!(other.code(), "bad_batch_id");
+    for bad in ["short", "has space in it", &"x".repeat(65)] {
+        let r = s.post("/api/v1/changes", &admin, batch(bad, "allow"));
+        assert_eq!((r.status, r.code()), (422, "bad_batch_id"), "{bad}");
+    }
+    assert_eq!(s.revision(), rev + 1);
+}
+
+#[test]
+fn on_a_site_without_the_role_capabilities_only_site_admins_edit_definitions() {
+    use capstan_core::generate::{GenerateOptions, generate};
+    // The generated sites define none of moodle/role:*: site admins still manage roles.
+    let site = generate(&GenerateOptions::small());
+    let cap = site.capabilities[0].name.clone();
+    let s = Server::start("no-role-caps", Some(site.to_json()));
+    let admin_name = s.created_admin.as_ref().unwrap().0.clone();
+    let admin = s.login(&admin_name, "admin-pass-1");
+    let rev = s.revision();
+    let r = s.post(
+        "/api/v1/changes",
+        &admin,
+        json!({"base_revision": rev, "ops": [{"op": "set_permission", "role": 5, "context": 1,
+            "capability": cap, "permission": "prohibit"}]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    // Anyone else: refused.
+    let other = site
+        .users
+        .iter()
+        .find(|u| !site.settings.site_admins.contains(&u.id) && !u.deleted && u.id.0 > 2)
+        .unwrap();
+    set_password(&s, &admin, other.id.0, "other-pass-1");
+    let t = s.login(&other.username, "other-pass-1");
+    let r = s.post(
+        "/api/v1/changes",
+        &t,
+        json!({"base_revision": rev + 1, "ops": [{"op": "set_permission", "role": 5, "context": 1,
+            "capability": cap, "permission": "allow"}]}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+}
