@@ -530,35 +530,71 @@ impl Store {
         batches: Vec<Vec<EditOp>>,
         pushed: usize,
     ) -> Result<usize, String> {
-        let mut base = self.base_engine.get_value();
-        for (i, b) in batches.iter().enumerate() {
-            base.apply_all(b.clone())
-                .map_err(|(_, e)| format!("server change {} does not apply here: {e}", i + 1))?;
-        }
-        let mut engine = base.clone();
-        let mut kept = Vec::new();
+        // The server applied these to this very base: replay them in place (the cost is the
+        // edits'). Should one not apply after all, the base is rebuilt by the caller's full pull.
+        let moved = self
+            .base_engine
+            .try_update_value(|base| {
+                for (i, b) in batches.iter().enumerate() {
+                    base.replay_batch(b).map_err(|(_, e)| {
+                        format!("server change {} does not apply here: {e}", i + 1)
+                    })?;
+                }
+                Ok::<(), String>(())
+            })
+            .unwrap_or(Err("the site is gone".into()));
+        moved?;
+        let journal = self.journal.get_value();
+        let pushed = pushed.min(journal.len());
+        let rest: Vec<Vec<EditOp>> = journal.iter().skip(pushed).cloned().collect();
+        let own = pushed > 0
+            && journal
+                .iter()
+                .take(pushed)
+                .flatten()
+                .eq(batches.iter().flatten());
         let mut dropped = 0;
-        for batch in self.journal.get_value().into_iter().skip(pushed) {
-            if engine.apply_all(batch.clone()).is_ok() {
-                kept.push(batch);
-            } else {
-                dropped += 1;
+        if own {
+            // Our own push: the new base and the rest of the journal make the engine we have.
+            self.journal.set_value(rest);
+        } else if rest.is_empty() {
+            // No local edits left: the engine is the base, moved the same way (or copied, when
+            // local edits were dropped).
+            let applied = pushed == 0
+                && self
+                    .engine
+                    .try_update_value(|e| batches.iter().try_for_each(|b| e.replay_batch(b)))
+                    .is_some_and(|r| r.is_ok());
+            if !applied {
+                self.engine.set_value(self.base_engine.get_value());
             }
+            self.journal.set_value(Vec::new());
+        } else {
+            // Others' changes under local edits: the edits are replayed on the new base.
+            let mut engine = self.base_engine.get_value();
+            let mut kept = Vec::new();
+            for batch in rest {
+                if engine.apply_all(batch.clone()).is_ok() {
+                    kept.push(batch);
+                } else {
+                    dropped += 1;
+                }
+            }
+            self.engine.set_value(engine);
+            self.journal.set_value(kept);
         }
         let structural = batches.iter().flatten().any(EditOp::is_structural);
         self.server_batches.update_value(|s| s.extend(batches));
         if self.server_batches.with_value(Vec::len) > MAX_SERVER_BATCHES {
             // Rewrite the stored text now and then, so that a reload replays little.
             let k = self.server_batches.with_value(Vec::len);
-            store_base_text(*self, base.to_json(), move |s| {
+            let text = self.base_engine.with_value(Engine::to_json);
+            store_base_text(*self, text, move |s| {
                 s.server_batches.update_value(|b| {
                     b.drain(..k.min(b.len()));
                 });
             });
         }
-        self.base_engine.set_value(base);
-        self.engine.set_value(engine);
-        self.journal.set_value(kept);
         self.base.set(BaseKind::Server { revision });
         if structural {
             self.structure_rev.update(|r| *r += 1);

@@ -360,9 +360,28 @@ impl Engine {
     /// Applies a batch of edits, all or nothing. Each run of consecutive structural edits
     /// is applied to the site at once and validated and compiled once
     /// ([`Engine::apply_structural_run`]), so a batch costs one compile per run, not one per
-    /// edit.
+    /// edit. A batch of one edit is applied in place (each edit is all or nothing by itself);
+    /// a longer one on a copy of the engine, which replaces it when every edit applied.
     pub fn apply_all(&mut self, ops: Vec<EditOp>) -> Result<(), (usize, EditError)> {
+        if ops.len() <= 1 || ops.iter().all(EditOp::is_structural) {
+            // One edit, or one structural run: all or nothing by themselves.
+            return self.apply_in_place(&ops);
+        }
         let mut next = self.clone();
+        next.apply_in_place(&ops)?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Applies a batch that is known to apply (it applied to this very site before: a replay
+    /// of stored history, or a writer's second copy brought forward), without the copy that
+    /// makes [`Engine::apply_all`] all or nothing: the cost is the edits'. On error the engine
+    /// may hold the edits before the failing one: drop it.
+    pub fn replay_batch(&mut self, ops: &[EditOp]) -> Result<(), (usize, EditError)> {
+        self.apply_in_place(ops)
+    }
+
+    fn apply_in_place(&mut self, ops: &[EditOp]) -> Result<(), (usize, EditError)> {
         let mut i = 0;
         while let Some(op) = ops.get(i) {
             if op.is_structural() {
@@ -373,15 +392,14 @@ impl Engine {
                     .take_while(|o| o.is_structural())
                     .count();
                 let slice = ops.get(i..i + run).unwrap_or_default();
-                next.apply_structural_run(slice)
+                self.apply_structural_run(slice)
                     .map_err(|(j, e)| (i + j, e))?;
                 i += run;
             } else {
-                next.apply(op.clone()).map_err(|e| (i, e))?;
+                self.apply(op.clone()).map_err(|e| (i, e))?;
                 i += 1;
             }
         }
-        *self = next;
         Ok(())
     }
 

@@ -119,7 +119,7 @@ impl Spare {
                     Ok(published) => {
                         let mut e = published.engine;
                         // The batch applied to this very site before: it applies again.
-                        e.apply_all(ops).is_ok().then_some(e)
+                        e.replay_batch(&ops).is_ok().then_some(e)
                     }
                     // Still being read: it is freed when its last reader is done.
                     Err(_) => None,
@@ -541,7 +541,25 @@ impl AppState {
                 0,
             ),
         };
-        for (rev, ops) in store::changes_after(&db, revision)? {
+        let tail = store::changes_after(&db, revision)?;
+        // The history applied before: replay it in place (the cost is the edits'). Only when
+        // a batch no longer applies, start over from a copy, batch by batch, all or nothing.
+        let mut fast = engine.clone();
+        let replays = tail
+            .iter()
+            .all(|(_, ops)| ops.as_ref().is_ok_and(|ops| fast.replay_batch(ops).is_ok()));
+        let tail = if replays {
+            engine = fast;
+            if let Some((last, _)) = tail.last() {
+                revision = *last;
+            }
+            started.replayed = tail.len() as u64;
+            Vec::new()
+        } else {
+            drop(fast);
+            tail
+        };
+        for (rev, ops) in tail {
             let applied = ops.and_then(|ops| {
                 engine
                     .apply_all(ops)
