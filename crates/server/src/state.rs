@@ -48,6 +48,8 @@ pub struct Published {
     pub revision: u64,
     full_json: OnceLock<Arc<str>>,
     slices: Mutex<HashMap<String, Arc<str>>>,
+    /// The gzipped snapshots, by cut.
+    gzipped: Mutex<HashMap<String, Arc<[u8]>>>,
 }
 
 impl Published {
@@ -57,7 +59,20 @@ impl Published {
             revision,
             full_json: OnceLock::new(),
             slices: Mutex::new(HashMap::new()),
+            gzipped: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The JSON snapshot for a reach, gzipped, made once per revision and cut.
+    pub fn gzip_for(&self, reach: &Reach) -> Option<Arc<[u8]>> {
+        let key = cut_key(reach);
+        if let Some(z) = self.gzipped.lock().ok()?.get(&key) {
+            return Some(z.clone());
+        }
+        let text = self.json_for(reach)?;
+        // Compressed outside the lock; two first readers may both compress, one is kept.
+        let z: Arc<[u8]> = crate::routes::site::gzip(text.as_bytes()).into();
+        Some(self.gzipped.lock().ok()?.entry(key).or_insert(z).clone())
     }
 
     /// The JSON snapshot for a reach (`None` for a caller that may read no site). A cut is

@@ -96,10 +96,10 @@ pub async fn get_bundle(
     let site = &caller.site;
     let list: Vec<String> = q.context.iter().map(u32::to_string).collect();
     let tag = format!("\"{}-u{}-c{}\"", site.revision, user.0, list.join("."));
-    super::site::snapshot_answer(&headers, &tag, site.revision, || {
+    super::site::snapshot_answer(&headers, &tag, site.revision, |_| {
         site.engine
             .bundle(user, &roots)
-            .map(|cut| cut.to_json())
+            .map(|cut| super::site::Payload::Text(cut.to_json().into()))
             .map_err(ApiError::from_query)
     })
 }

@@ -17,6 +17,7 @@ use capstan_api::{
     ValidationReport, codes,
 };
 use capstan_core::{Site, SnapshotDoc, validate};
+use std::sync::Arc;
 
 fn etag(revision: u64, reach: &Reach) -> String {
     match reach {
@@ -53,39 +54,127 @@ pub async fn get_site(caller: Caller, headers: HeaderMap) -> Result<Response, Ap
     need_site(&caller)?;
     let site = &caller.site;
     let tag = etag(site.revision, &caller.reach);
-    snapshot_answer(&headers, &tag, site.revision, || {
-        site.json_for(&caller.reach)
-            .map(|j| j.to_string())
-            .ok_or_else(|| ApiError::internal("no snapshot for the reach"))
+    snapshot_answer(&headers, &tag, site.revision, |gzip| {
+        let made = if gzip {
+            site.gzip_for(&caller.reach).map(Payload::Gzipped)
+        } else {
+            site.json_for(&caller.reach).map(Payload::Text)
+        };
+        made.ok_or_else(|| ApiError::internal("no snapshot for the reach"))
     })
 }
 
+/// A snapshot's body: its JSON, or that JSON gzipped already (made once per revision).
+pub(crate) enum Payload {
+    /// The JSON text.
+    Text(Arc<str>),
+    /// The JSON, gzipped.
+    Gzipped(Arc<[u8]>),
+}
+
+/// Bytes borrowed from a shared buffer (no copy of a cached snapshot per request).
+struct Shared<T>(T);
+
+impl AsRef<[u8]> for Shared<Arc<str>> {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl AsRef<[u8]> for Shared<Arc<[u8]>> {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Whether the request takes a gzipped answer (`Accept-Encoding: gzip`, not at `q=0`).
+fn accepts_gzip(request: &HeaderMap) -> bool {
+    request
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let name = parts.next().unwrap_or("").trim();
+            let refused = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q == 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !refused
+        })
+}
+
+/// `text` gzipped (fast level: the answer is made per request or once per revision).
+pub(crate) fn gzip(text: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::GzEncoder::new(
+        Vec::with_capacity(text.len() / 6),
+        flate2::Compression::fast(),
+    );
+    // Writing to a Vec cannot fail.
+    let _ = z.write_all(text);
+    z.finish().unwrap_or_default()
+}
+
 /// A snapshot answer under an ETag: 304 when `If-None-Match` names it (or `*`), else 200 with
-/// the JSON `body()` makes; both carry the ETag and `X-Capstan-Revision`.
+/// the JSON `body(gzip)` makes, gzipped (`Content-Encoding: gzip`) when the request takes it
+/// (`body` is told, to hand a gzipped form it has cached); both carry the ETag (the gzipped
+/// form's ends in `-gz`, and either names the revision for `If-None-Match`) and
+/// `X-Capstan-Revision`.
 pub(crate) fn snapshot_answer(
     request: &HeaderMap,
     tag: &str,
     revision: u64,
-    body: impl FnOnce() -> Result<String, ApiError>,
+    body: impl FnOnce(bool) -> Result<Payload, ApiError>,
 ) -> Result<Response, ApiError> {
+    let gz_ok = accepts_gzip(request);
+    let gz_tag = format!("{}-gz\"", tag.trim_end_matches('"'));
     let mut h = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(tag) {
+    if let Ok(v) = HeaderValue::from_str(if gz_ok { &gz_tag } else { tag }) {
         h.insert(header::ETAG, v);
     }
     h.insert("x-capstan-revision", HeaderValue::from(revision));
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     let hit = request
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag || t.trim() == "*"));
+        .is_some_and(|v| {
+            v.split(',').any(|t| {
+                let t = t.trim().trim_start_matches("W/");
+                t == tag || t == gz_tag || t == "*"
+            })
+        });
     if hit {
         return Ok((StatusCode::NOT_MODIFIED, h).into_response());
     }
-    let json = body()?;
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    Ok((StatusCode::OK, h, json).into_response())
+    let body = match body(gz_ok)? {
+        // Small answers are not worth compressing.
+        Payload::Text(t) if gz_ok && t.len() > 1024 => Payload::Gzipped(gzip(t.as_bytes()).into()),
+        p => p,
+    };
+    let bytes = match body {
+        Payload::Gzipped(z) => {
+            h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            bytes::Bytes::from_owner(Shared(z))
+        }
+        Payload::Text(t) => {
+            if gz_ok {
+                // Sent as is after all: the plain form's tag.
+                if let Ok(v) = HeaderValue::from_str(tag) {
+                    h.insert(header::ETAG, v);
+                }
+            }
+            bytes::Bytes::from_owner(Shared(t))
+        }
+    };
+    Ok((StatusCode::OK, h, bytes).into_response())
 }
 
 /// Changes cut to what the view may see, exactly as the snapshot is cut: edits about another

@@ -696,3 +696,67 @@ fn on_a_site_without_the_role_capabilities_only_site_admins_edit_definitions() {
     );
     assert_eq!(r.status, 403, "{}", r.text);
 }
+
+#[test]
+fn snapshots_travel_gzipped_to_clients_that_take_it() {
+    use std::io::Read;
+    let s = Server::start("gzip", Some(tenants_fixture()));
+    let admin = s.login("admin", "admin-pass-1");
+    let plain = s.get("/api/v1/site", &admin);
+    assert_eq!(plain.header("content-encoding"), None);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let get = |headers: &[(&str, &str)]| {
+        let mut b = ureq::http::Request::builder()
+            .uri(format!("{}/api/v1/site", s.client.base))
+            .header("authorization", format!("Bearer {admin}"));
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        agent.run(b.body(()).unwrap()).unwrap()
+    };
+    let mut r = get(&[("accept-encoding", "br, gzip;q=0.8")]);
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    assert_eq!(r.headers()["vary"], "accept-encoding");
+    let tag = r.headers()["etag"].to_str().unwrap().to_string();
+    assert!(tag.ends_with("-gz\""), "{tag}");
+    let zipped = r.body_mut().read_to_vec().unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&zipped[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert_eq!(text, plain.text, "the same snapshot");
+    // Either tag names the revision.
+    let r = get(&[("accept-encoding", "gzip"), ("if-none-match", &tag)]);
+    assert_eq!(r.status(), 304);
+    let plain_tag = plain.header("etag").unwrap().to_string();
+    let r = get(&[("accept-encoding", "gzip"), ("if-none-match", &plain_tag)]);
+    assert_eq!(r.status(), 304);
+    // Refused at q=0: plain.
+    let r = get(&[("accept-encoding", "gzip;q=0, identity")]);
+    assert_eq!(r.headers().get("content-encoding"), None);
+    // A learner's bundle too.
+    crate::common::set_password(&s, &admin, 12, "student1-pass");
+    let learner = s.login("student1", "student1-pass");
+    let mut b = agent
+        .run(
+            ureq::http::Request::builder()
+                .uri(format!("{}/api/v1/bundle", s.client.base))
+                .header("authorization", format!("Bearer {learner}"))
+                .header("accept-encoding", "gzip")
+                .body(())
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(b.status(), 200);
+    assert_eq!(b.headers()["content-encoding"], "gzip");
+    let zipped = b.body_mut().read_to_vec().unwrap();
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(&zipped[..])
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.contains("\"bundle\""));
+}
