@@ -125,6 +125,40 @@ test('the app follows /events: another admin\'s push shows "the site changed on 
   await b.context.close();
 });
 
+test('signing in never sends the demo site\'s edits to the server; signing out warns about unpushed edits', async () => {
+  const context = await browser.newContext({ acceptDownloads: true });
+  const page = await newPage(context, srv.url + '#/roles/5');
+  const dialogs = [];
+  page.on('dialog', (d) => dialogs.push(d.message()));
+  await page.waitForSelector('#capability-table');
+  const caps = await page.locator('#capability-table tr[data-cap]').evaluateAll((rows) => rows.map((r) => r.dataset.cap));
+  // An edit of the demo site, in this browser only, before signing in.
+  await setPermission(page, caps[5], 'prohibit');
+  const admin = (await request(srv.url, 'POST', '/api/v1/sessions', null, { username: 'admin', password: 'e2e-admin-pass' })).body.token;
+  const before = (await request(srv.url, 'GET', '/api/v1/changes?since=0', admin)).body.revision;
+  await go(page, '#/site');
+  const download = page.waitForEvent('download');
+  await page.fill('#login-username', 'admin');
+  await page.fill('#login-password', 'e2e-admin-pass');
+  await page.click('#login-form button[type=submit]');
+  assert.equal((await download).suggestedFilename(), 'capstan-offline-site.json');
+  await status(page, /1 edit\(s\) of the demo site were not sent to the server: they are in capstan-offline-site\.json/);
+  assert.match(dialogs[0], /holds 1 edit\(s\) of the demo site, not of the server's site/);
+  // Nothing reached the server, and the app holds the server's site without the edit.
+  assert.equal((await request(srv.url, 'GET', '/api/v1/changes?since=0', admin)).body.revision, before);
+  await go(page, '#/roles/5');
+  await page.waitForSelector(`#capability-table tr[data-cap="${caps[5]}"]`);
+  assert.equal(await page.locator(`#capability-table tr[data-cap="${caps[5]}"].perm-prohibit`).count(), 0);
+  // An edit not pushed yet: signing out asks first.
+  await setPermission(page, caps[6], 'prevent');
+  await go(page, '#/site');
+  await page.click('#sign-out');
+  await page.waitForFunction(() => /removed from this browser/.test(document.querySelector('#sync-status')?.textContent ?? ''));
+  assert.match(dialogs[1], /1 edit\(s\) are not pushed to the server yet/);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 // TOTP (RFC 6238, SHA-1, 30 s, 6 digits) for the staff member's authenticator.
 function base32(text) {
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';

@@ -212,9 +212,42 @@ pub async fn login(
     store.save();
     state.status.set(format!("signed in as {username}"));
     follow(store, state);
-    if created.me.user.is_some() {
-        pull(store, state, store.journal().is_empty()).await;
+    if created.me.user.is_none() {
+        return;
     }
+    let edits = store.journal().len();
+    let base = store.base.get_untracked();
+    if edits > 0 && !matches!(base, BaseKind::Server { .. }) {
+        // Edits of another site (the demo site, an import) are never replayed onto the
+        // server's: saved as a file if the admin wants them, then left behind.
+        let label = base.label();
+        let keep = window()
+            .confirm_with_message(&format!(
+                "This browser holds {edits} edit(s) of the {label}, not of the server's site. \
+                 Signing in replaces it with the server's site and never sends these edits there.\n\n\
+                 OK: save the {label} with your edits as a snapshot file first. Cancel: discard them."
+            ))
+            .unwrap_or(false);
+        let saved = keep
+            && crate::ui::download(
+                "capstan-offline-site.json",
+                "application/json",
+                &store.export_json(),
+            )
+            .is_ok();
+        pull(store, state, true).await;
+        state.status.set(format!(
+            "{}; the {edits} edit(s) of the {label} were not sent to the server{}",
+            state.status.get_untracked(),
+            if saved {
+                ": they are in capstan-offline-site.json (Import snapshot JSON opens it offline)"
+            } else {
+                " and were discarded"
+            }
+        ));
+        return;
+    }
+    pull(store, state, edits == 0).await;
 }
 
 /// Follows the server's `/events` stream for the current session (once per session): each
@@ -332,11 +365,27 @@ async fn sleep_ms(ms: i32) {
 /// Signs out. The server's site and the edits made on it leave this browser too, unless
 /// `keep_offline` (the admin chose to go on working on it offline).
 pub async fn logout(store: Store, state: SyncState, keep_offline: bool) {
+    let unpushed = store.journal().len();
+    let server_site = matches!(store.base.get_untracked(), BaseKind::Server { .. });
+    if server_site && unpushed > 0 && !keep_offline {
+        let go = window()
+            .confirm_with_message(&format!(
+                "{unpushed} edit(s) are not pushed to the server yet. Signing out removes the \
+                 server's site from this browser, and these edits with it. Sign out anyway? \
+                 (Cancel, then Push, or tick \"Keep this site in this browser\".)"
+            ))
+            .unwrap_or(false);
+        if !go {
+            state
+                .status
+                .set("still signed in: the edits are not pushed yet".into());
+            return;
+        }
+    }
     if let Some(s) = store.session.get_untracked() {
         let _ = send("DELETE", paths::SESSION_CURRENT, Some(&s.token), None).await;
     }
     store.session.set(None);
-    let server_site = matches!(store.base.get_untracked(), BaseKind::Server { .. });
     if server_site && !keep_offline {
         store.forget_site();
         state
