@@ -239,7 +239,7 @@ pub async fn get_changes(
         (status = 403, description = "an edit is not allowed (details.index)", body = ErrorBody),
         (status = 409, description = "stale base revision, with the changes missed", body = Conflict),
         (status = 413, description = "body too large", body = ErrorBody),
-        (status = 422, description = "an edit does not apply (details.index, details.issues)", body = ErrorBody),
+        (status = 422, description = "an edit does not apply (details.index, details.issues), or the batch_id is malformed or another caller's (bad_batch_id)", body = ErrorBody),
         (status = 503, description = "the database file is gone", body = ErrorBody),
     ))]
 pub async fn post_changes(
