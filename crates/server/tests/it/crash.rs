@@ -53,6 +53,19 @@ fn spawn_with(dir: &std::path::Path, port: u16, extra: &[&str], stdout: Stdio) -
     (child, client)
 }
 
+/// Every acknowledged `(revision, context id)` is in the history, as its first edit.
+fn assert_acknowledged_kept<T: Copy + Into<u64>>(client: &Client, token: &str, acked: &[(u64, T)]) {
+    let changes = client.get("/api/v1/changes?since=0", token).body;
+    let list = changes["changes"].as_array().unwrap();
+    for (rev, id) in acked {
+        let c = list
+            .iter()
+            .find(|c| c["revision"] == *rev)
+            .unwrap_or_else(|| panic!("acknowledged revision {rev} lost"));
+        assert_eq!(c["ops"][0]["context"]["id"], (*id).into());
+    }
+}
+
 #[test]
 fn kill_9_while_a_checkpoint_is_written_loses_no_acknowledged_write() {
     use capstan_core::generate::{GenerateOptions, generate};
@@ -132,15 +145,7 @@ fn kill_9_while_a_checkpoint_is_written_loses_no_acknowledged_write() {
         Stdio::from(std::fs::File::create(&log).unwrap()),
     );
     let token = client.login("admin", "crash-pass-1");
-    let changes = client.get("/api/v1/changes?since=0", &token).body;
-    let list = changes["changes"].as_array().unwrap();
-    for (rev, id) in &acked {
-        let c = list
-            .iter()
-            .find(|c| c["revision"] == *rev)
-            .unwrap_or_else(|| panic!("acknowledged revision {rev} lost"));
-        assert_eq!(c["ops"][0]["context"]["id"], *id);
-    }
+    assert_acknowledged_kept(&client, &token, &acked);
     let site = client.get("/api/v1/site", &token).body;
     let ids: std::collections::HashSet<u64> = site["contexts"]
         .as_array()
@@ -206,15 +211,7 @@ fn kill_9_loses_no_acknowledged_write() {
     let acked = acked.lock().unwrap().clone();
     let (mut child, client) = spawn(&dir, port);
     let token = client.login("admin", "crash-pass-1");
-    let changes = client.get("/api/v1/changes?since=0", &token).body;
-    let list = changes["changes"].as_array().unwrap();
-    for (rev, id) in &acked {
-        let c = list
-            .iter()
-            .find(|c| c["revision"] == *rev)
-            .unwrap_or_else(|| panic!("acknowledged revision {rev} lost"));
-        assert_eq!(c["ops"][0]["context"]["id"], *id);
-    }
+    assert_acknowledged_kept(&client, &token, &acked);
     let site = client.get("/api/v1/site", &token).body;
     for (_, id) in &acked {
         assert!(

@@ -9,6 +9,16 @@ use capstan_core::{CheckOptions, EditOp, Engine};
 use capstan_server::state::{Author, CommitError};
 use serde_json::{Value, json};
 
+/// The same database opened again, as a restart does.
+fn reopen(s: &Server) -> capstan_server::Opened {
+    capstan_server::AppState::open(
+        s.state.db_path(),
+        capstan_server::OpenOptions::default(),
+        s.clock.clone(),
+    )
+    .unwrap()
+}
+
 struct Rng(u64);
 
 impl Rng {
@@ -210,12 +220,7 @@ fn random_batches_publish_the_site_a_replay_and_a_fresh_compile_give() {
     assert!(stats.reused > 50 && stats.copied > 10, "{stats:?}");
     // A restart replays the same history to the same site.
     let json = s.state.site().engine.to_json();
-    let reopened = capstan_server::AppState::open(
-        s.state.db_path(),
-        capstan_server::OpenOptions::default(),
-        s.clock.clone(),
-    )
-    .unwrap();
+    let reopened = reopen(&s);
     assert_eq!(reopened.state.site().engine.to_json(), json);
 }
 
@@ -315,12 +320,7 @@ fn a_restart_after_10000_revisions_loads_a_checkpoint_and_replays_only_the_tail(
         .unwrap();
     assert_eq!(history, 10_000);
     let json = s.state.site().engine.to_json();
-    let reopened = capstan_server::AppState::open(
-        s.state.db_path(),
-        capstan_server::OpenOptions::default(),
-        s.clock.clone(),
-    )
-    .unwrap();
+    let reopened = reopen(&s);
     let started = reopened.state.started();
     let from = started.checkpoint.expect("started from a checkpoint");
     assert!(from >= 9_000, "{started:?}");
@@ -362,12 +362,7 @@ fn a_checkpoint_or_a_change_this_build_refuses_is_reported_never_fatal() {
         [],
     )
     .unwrap();
-    let reopened = capstan_server::AppState::open(
-        s.state.db_path(),
-        capstan_server::OpenOptions::default(),
-        s.clock.clone(),
-    )
-    .unwrap();
+    let reopened = reopen(&s);
     let started = reopened.state.started().clone();
     assert_eq!(started.checkpoint, Some(2), "{started:?}");
     assert_eq!(started.replayed, 1);
