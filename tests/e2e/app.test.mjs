@@ -224,6 +224,26 @@ test('tenant isolation toggled changes the visibility preview', async () => {
   await context.close();
 });
 
+test('suspending a tenant or turning isolation on asks first; Undo unticks the box again', async () => {
+  const { context, page } = await fresh('#/tenants');
+  const dialogs = [];
+  page.on('dialog', (d) => dialogs.push(d.message()));
+  await page.waitForSelector('#tenants-table');
+  const box = page.locator('#tenants-table input.tenant-suspended').first();
+  await box.check();
+  await page.waitForSelector('#notice.ok');
+  assert.match(dialogs[0], /^Suspend .+\? Its \d+ member\(s\) can no longer sign in/);
+  assert.equal(await box.isChecked(), true);
+  await page.click('#undo');
+  await page.waitForFunction(() => !document.querySelector('#tenants-table input.tenant-suspended').checked);
+  await page.check('#isolation');
+  assert.match(dialogs[1], /^Turn tenant isolation on\?/);
+  await page.click('#undo');
+  await page.waitForFunction(() => !document.querySelector('#isolation').checked);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 test('offline start: no server API, the site still works and sign-in fails clearly', async () => {
   const { context, page } = await fresh('#/site');
   const r = await page.evaluate(async () => (await fetch('/api/v1/site')).status);

@@ -39,6 +39,18 @@ pub fn Tenants() -> impl IntoView {
         f(&mut doc);
         let _ = store.apply(vec![EditOp::SetSettings { settings: doc }], what);
     };
+    // Changes that lock people out are confirmed first; a refusal puts the box back.
+    let confirmed = |ev: &leptos::ev::Event, question: String| {
+        let yes = window().confirm_with_message(&question).unwrap_or(false);
+        if !yes
+            && let Some(input) = ev
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+        {
+            input.set_checked(!input.checked());
+        }
+        yes
+    };
     let suspend = move |t: capstan_core::Tenant, on: bool| {
         let mut doc = TenantDoc::from(&t);
         doc.suspended = Some(on);
@@ -63,7 +75,13 @@ pub fn Tenants() -> impl IntoView {
             </label>
             <label class="inline" for="isolation">
                 <input type="checkbox" id="isolation" prop:checked=move || settings.get().tenant_isolation
-                    on:change=move |ev| { let v = event_target_checked(&ev); set_setting(&move |d| d.tenant_isolation = Some(v), if v { "tenant isolation on" } else { "tenant isolation off" }) }/>
+                    on:change=move |ev| {
+                        let v = event_target_checked(&ev);
+                        if v && !confirmed(&ev, "Turn tenant isolation on? Every tenant member then sees only its own tenant's courses, programs and people, site-level ones included.".into()) {
+                            return;
+                        }
+                        set_setting(&move |d| d.tenant_isolation = Some(v), if v { "tenant isolation on" } else { "tenant isolation off" })
+                    }/>
                 "Tenant isolation (members see only their tenant)"
             </label>
         </fieldset>
@@ -80,7 +98,15 @@ pub fn Tenants() -> impl IntoView {
                             <td><a href=format!("#/contexts/{}", t.category)>{t.category.0}</a></td>
                             <td>{m}</td>
                             <td>{p}</td>
-                            <td><input type="checkbox" aria-label=format!("{name} suspended") checked=t.suspended on:change=move |ev| suspend(t2.clone(), event_target_checked(&ev))/></td>
+                            <td><input type="checkbox" class="tenant-suspended" aria-label=format!("{name} suspended") prop:checked=t.suspended
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    let question = format!("Suspend {}? Its {m} member(s) can no longer sign in or hold any capability until it is resumed.", t2.name.clone().unwrap_or_else(|| format!("tenant {}", t2.id)));
+                                    if on && !confirmed(&ev, question) {
+                                        return;
+                                    }
+                                    suspend(t2.clone(), on)
+                                }/></td>
                         </tr>
                     }
                 }).collect_view()}
