@@ -353,6 +353,7 @@ impl Engine {
                     })
                 }
             }
+            EditOp::PutUser { user } if self.put_user_in_place(&user) => Ok(()),
             op => self.rebuild(|site| change_site(site, &mut Positions::default(), op)),
         }
     }
@@ -414,6 +415,11 @@ impl Engine {
         if self.is_bundle() {
             return Err((0, EditError::Bundle));
         }
+        if let [EditOp::PutUser { user }] = ops
+            && self.put_user_in_place(user)
+        {
+            return Ok(());
+        }
         let base = self.site();
         let mut site = base.clone();
         let mut at = Positions::default();
@@ -455,6 +461,59 @@ impl Engine {
                 Err((hi.saturating_sub(1), EditError::Invalid(issues)))
             }
         }
+    }
+
+    /// `put_user` without a recompile where nothing else can change: a new user (no context,
+    /// assignment or switch can name it yet), or a user whose tenant and participations stay.
+    /// The tenants named must exist. Returns false, changing nothing, when the edit needs the
+    /// full path (validation and compile of the site).
+    fn put_user_in_place(&mut self, doc: &crate::snapshot::UserDoc) -> bool {
+        let user = User::from(doc.clone());
+        let tenants_known = user
+            .tenant
+            .iter()
+            .chain(&user.participant_of)
+            .all(|t| self.tenants.contains_key(t));
+        if !tenants_known {
+            return false;
+        }
+        match self.user_index.get(user.id.0) {
+            None => {
+                let idx = self.users.len() as u32;
+                self.user_index
+                    .insert(user.id.0, idx, self.users.len().saturating_add(1));
+                self.users.push(crate::engine::UserNode {
+                    id: user.id,
+                    deleted: user.deleted,
+                    tenant: user.tenant,
+                    tenant_suspended: false,
+                    admin: false,
+                    guest: false,
+                    support: false,
+                    grants: smallvec::SmallVec::new(),
+                    switches: Vec::new(),
+                });
+                self.site.users.push(user);
+            }
+            Some(i) => {
+                let same_tenancy = self.site.users.get(i as usize).is_some_and(|old| {
+                    old.tenant == user.tenant && old.participant_of == user.participant_of
+                });
+                if !same_tenancy {
+                    return false;
+                }
+                let (Some(node), Some(slot)) = (
+                    self.users.get_mut(i as usize),
+                    self.site.users.get_mut(i as usize),
+                ) else {
+                    return false;
+                };
+                node.deleted = user.deleted;
+                *slot = user;
+            }
+        }
+        self.refresh_derived();
+        true
     }
 
     fn refs(

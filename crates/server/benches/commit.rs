@@ -29,6 +29,8 @@ struct Site {
     state: AppState,
     dir: std::path::PathBuf,
     ops: [Vec<EditOp>; 2],
+    /// The next id for a new user.
+    next_user: std::cell::Cell<u32>,
 }
 
 fn open(name: &'static str, o: &GenerateOptions) -> Site {
@@ -70,10 +72,12 @@ fn open(name: &'static str, o: &GenerateOptions) -> Site {
             permission: Some(p),
         }]
     };
+    let next_user = std::cell::Cell::new(e.users().iter().map(|u| u.id.0).max().unwrap_or(0) + 1);
     Site {
         name,
         dir,
         ops: [op(Permission::Prohibit), op(Permission::Allow)],
+        next_user,
         state,
     }
 }
@@ -91,6 +95,33 @@ fn commit(s: &Site, i: usize) {
             &allow,
             &nothing,
         )
+        .is_ok();
+    assert!(ok);
+}
+
+/// Commits a batch of one new user (a structural edit).
+fn new_user(s: &Site) {
+    let allow = |_: &Engine, _: &EditOp| Ok(());
+    let nothing = |_: &rusqlite::Transaction<'_>, _: u64| Ok(());
+    let id = s.next_user.get();
+    s.next_user.set(id + 1);
+    let op = EditOp::PutUser {
+        user: capstan_core::snapshot::UserDoc::from(&capstan_core::User {
+            id: capstan_core::UserId(id),
+            username: format!("bench{id}"),
+            tenant: None,
+            participant_of: Vec::new(),
+            deleted: false,
+            suspended: false,
+            fullname: None,
+            email: None,
+            support_identifier: None,
+        }),
+    };
+    let rev = s.state.site().revision;
+    let ok = s
+        .state
+        .commit(&Author::default(), Some(rev), vec![op], &allow, &nothing)
         .is_ok();
     assert!(ok);
 }
@@ -146,6 +177,9 @@ fn bench(c: &mut Criterion) {
                 i += 1;
                 commit(s, i)
             })
+        });
+        g.bench_function(format!("put_user_new/{}", s.name), |b| {
+            b.iter(|| new_user(s))
         });
     }
     g.finish();

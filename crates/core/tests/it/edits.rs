@@ -414,3 +414,53 @@ fn two_tenants_cannot_share_a_tenant_context_or_category() {
         other => panic!("two tenants shared a context: {:?}", other.is_ok()),
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 120, failure_persistence: None, .. ProptestConfig::default() })]
+
+    /// `put_user` takes a path without a recompile for new users and for users whose tenancy
+    /// stays: the site and every answer are those of the edited site compiled from scratch,
+    /// and an edit the full path would refuse is refused the same way.
+    #[test]
+    fn put_user_in_place_matches_a_rebuild(seed in any::<u64>(), picks in proptest::collection::vec(any::<u32>(), 40)) {
+        use capstan_core::snapshot::UserDoc;
+        let mut engine = Engine::from_site(random_site(seed)).unwrap();
+        let mut it = picks.into_iter();
+        let mut pick = move |n: usize| (it.next().unwrap_or(0) as usize) % n.max(1);
+        for step in 0..5 {
+            let users = engine.users().to_vec();
+            let tenants: Vec<TenantId> = engine.tenants().iter().map(|t| t.id).chain([TenantId(999)]).collect();
+            let mut user = if pick(2) == 0 || users.is_empty() {
+                let id = users.iter().map(|u| u.id.0).max().unwrap_or(0) + 1 + step;
+                User { id: UserId(id), username: format!("new{id}"), tenant: None, participant_of: Vec::new(),
+                    deleted: false, suspended: false, fullname: None, email: None, support_identifier: None }
+            } else {
+                users[pick(users.len())].clone()
+            };
+            match pick(5) {
+                0 => user.deleted = !user.deleted,
+                1 => user.suspended = !user.suspended,
+                2 => user.tenant = Some(tenants[pick(tenants.len())]),
+                3 => user.participant_of = vec![tenants[pick(tenants.len())]],
+                _ => user.username = format!("renamed{step}"),
+            }
+            let op = EditOp::PutUser { user: UserDoc::from(&user) };
+            // The full path: the edited model, validated and compiled from scratch.
+            let mut site = engine.site();
+            match site.users.iter_mut().find(|u| u.id == user.id) {
+                Some(slot) => *slot = user.clone(),
+                None => site.users.push(user.clone()),
+            }
+            let expected = Engine::from_site(site);
+            let before = engine.to_json();
+            match (engine.apply(op.clone()), expected) {
+                (Ok(()), Ok(rebuilt)) => {
+                    prop_assert_eq!(engine.to_json(), rebuilt.to_json());
+                    prop_assert_eq!(answers(&engine), answers(&rebuilt));
+                }
+                (Err(_), Err(_)) => prop_assert_eq!(&before, &engine.to_json(), "a refused edit changed the site"),
+                (got, want) => prop_assert!(false, "{:?}: applied {:?}, rebuild {:?}", op, got.is_ok(), want.is_ok()),
+            }
+        }
+    }
+}
