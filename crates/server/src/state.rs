@@ -937,6 +937,11 @@ impl AppState {
             store::retired_among(&*self.db()?, &new_users)?
         };
         let stale = base.is_some_and(|b| b != current.revision);
+        let single_user_edit = ops
+            .iter()
+            .filter(|o| matches!(o, EditOp::PutUser { .. } | EditOp::DeleteUser { .. }))
+            .count()
+            == 1;
         let mut edits = Vec::with_capacity(ops.len());
         let mut tenants = Vec::new();
         let mut accounts = Accounts::default();
@@ -971,8 +976,27 @@ impl AppState {
                         .at_index(at)
                         .into());
                     }
-                    let names = usernames.get_or_insert_with(|| live_usernames(next));
-                    if let Some(other) = names.get(&user.username).filter(|o| o.0 != user.id) {
+                    // One user edit in the batch: a scan of the site; more: a map kept along.
+                    let other = if single_user_edit {
+                        next.users()
+                            .iter()
+                            .find(|u| {
+                                !u.deleted && u.username == user.username && u.id.0 != user.id
+                            })
+                            .map(|u| u.id)
+                    } else {
+                        let names = usernames.get_or_insert_with(|| live_usernames(next));
+                        let other = names
+                            .get(&user.username)
+                            .copied()
+                            .filter(|o| o.0 != user.id);
+                        names.retain(|_, id| id.0 != user.id);
+                        if !user.deleted.unwrap_or(false) {
+                            names.insert(user.username.clone(), UserId(user.id));
+                        }
+                        other
+                    };
+                    if let Some(other) = other {
                         return Err(ApiError::new(
                             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                             codes::DUPLICATE_USERNAME,
@@ -980,10 +1004,6 @@ impl AppState {
                         )
                         .at_index(at)
                         .into());
-                    }
-                    names.retain(|_, id| id.0 != user.id);
-                    if !user.deleted.unwrap_or(false) {
-                        names.insert(user.username.clone(), UserId(user.id));
                     }
                 }
                 if let (EditOp::DeleteUser { user }, Some(names)) = (op, usernames.as_mut()) {
