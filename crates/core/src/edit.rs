@@ -477,7 +477,7 @@ impl Engine {
         if !tenants_known {
             return false;
         }
-        match self.user_index.get(user.id.0) {
+        let index = match self.user_index.get(user.id.0) {
             None => {
                 let idx = self.users.len() as u32;
                 self.user_index
@@ -494,6 +494,7 @@ impl Engine {
                     switches: Vec::new(),
                 });
                 self.site.users.push(user);
+                idx
             }
             Some(i) => {
                 let same_tenancy = self.site.users.get(i as usize).is_some_and(|old| {
@@ -510,9 +511,10 @@ impl Engine {
                 };
                 node.deleted = user.deleted;
                 *slot = user;
+                i
             }
-        }
-        self.refresh_derived();
+        };
+        self.refresh_user(index);
         true
     }
 
@@ -678,15 +680,6 @@ impl Engine {
         }
         self.refresh_user(ui);
         Ok(())
-    }
-
-    /// Recomputes the flags of one user after its assignments changed.
-    fn refresh_user(&mut self, ui: u32) {
-        let admins = &self.site.settings.site_admins;
-        if let Some(u) = self.users.get_mut(ui as usize) {
-            u.support = u.grants.iter().any(|g| g.source == Source::Support);
-            u.admin = !u.deleted && !u.support && admins.contains(&u.id);
-        }
     }
 
     /// A structural edit: change the site, validate it whole, recompile; nothing changes on error.

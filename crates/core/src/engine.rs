@@ -859,16 +859,15 @@ impl Engine {
                 .map(|(i, _)| i as u32),
         };
         self.lock_cap = self.cap_index.get(MANAGE_CONTEXT_LOCKS).copied();
-        let admins = &s.site_admins;
-        let guest = s.guest_user;
-        let tenants = &self.tenants;
         for u in &mut self.users {
-            u.tenant_suspended = u
-                .tenant
-                .is_some_and(|t| tenants.get(&t).is_some_and(|t| t.suspended));
-            u.support = u.grants.iter().any(|g| g.source == Source::Support);
-            u.admin = !u.deleted && !u.support && admins.contains(&u.id);
-            u.guest = guest == Some(u.id);
+            derive_user(u, s, &self.tenants);
+        }
+    }
+
+    /// The derived flags of one user (after an edit of that user alone).
+    pub(crate) fn refresh_user(&mut self, index: u32) {
+        if let Some(u) = self.users.get_mut(index as usize) {
+            derive_user(u, &self.site.settings, &self.tenants);
         }
     }
 
@@ -1695,6 +1694,16 @@ pub(crate) fn role_node(r: &Role) -> RoleNode {
 }
 
 /// Pre/post-order numbers and depths, and effective `locked`/`hidden`, by an explicit-stack walk.
+/// A user's flags that follow from the settings, its tenant and its grants.
+fn derive_user(u: &mut UserNode, s: &Settings, tenants: &HashMap<TenantId, TenantNode>) {
+    u.tenant_suspended = u
+        .tenant
+        .is_some_and(|t| tenants.get(&t).is_some_and(|t| t.suspended));
+    u.support = u.grants.iter().any(|g| g.source == Source::Support);
+    u.admin = !u.deleted && !u.support && s.site_admins.contains(&u.id);
+    u.guest = s.guest_user == Some(u.id);
+}
+
 fn number_tree(ctxs: &mut [CtxNode], root: u32) {
     let n = ctxs.len();
     let mut first_child = vec![NONE; n];
