@@ -229,9 +229,15 @@ test('suspending a tenant or turning isolation on asks first; Undo unticks the b
   const dialogs = [];
   page.on('dialog', (d) => dialogs.push(d.message()));
   await page.waitForSelector('#tenants-table');
+  // Contexts by name, not by number.
+  const cells = await page.locator('#tenants-table tbody tr').first().locator('td a').allInnerTexts();
+  assert.equal(cells.length, 2);
+  for (const c of cells) assert.doesNotMatch(c, /^\d+$/, `a bare id: ${c}`);
   const box = page.locator('#tenants-table input.tenant-suspended').first();
   await box.check();
   await page.waitForSelector('#notice.ok');
+  assert.match(await page.locator('#notice').innerText(), /suspended/);
+  assert.doesNotMatch(await page.locator('#notice').innerText(), /^tenant \d/);
   assert.match(dialogs[0], /^Suspend .+\? Its \d+ member\(s\) can no longer sign in/);
   assert.equal(await box.isChecked(), true);
   await page.click('#undo');

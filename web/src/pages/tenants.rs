@@ -29,7 +29,8 @@ pub fn Tenants() -> impl IntoView {
                         .iter()
                         .filter(|u| u.participant_of.contains(&t.id) && !u.deleted)
                         .count();
-                    (t.clone(), members, participants)
+                    let names = (context_name(e, t.context), context_name(e, t.category));
+                    (t.clone(), members, participants, names)
                 })
                 .collect::<Vec<_>>()
         })
@@ -54,13 +55,10 @@ pub fn Tenants() -> impl IntoView {
     let suspend = move |t: capstan_core::Tenant, on: bool| {
         let mut doc = TenantDoc::from(&t);
         doc.suspended = Some(on);
+        let name = t.name.clone().unwrap_or_else(|| format!("Tenant {}", t.id));
         let _ = store.apply(
             vec![EditOp::PutTenant { tenant: doc }],
-            &format!(
-                "tenant {} {}",
-                t.id,
-                if on { "suspended" } else { "resumed" }
-            ),
+            &format!("{name} {}", if on { "suspended" } else { "resumed" }),
         );
     };
     view! {
@@ -88,14 +86,14 @@ pub fn Tenants() -> impl IntoView {
         <table class="grid" id="tenants-table">
             <thead><tr><th scope="col">"Tenant"</th><th scope="col">"Context"</th><th scope="col">"Category"</th><th scope="col">"Members"</th><th scope="col">"Participants"</th><th scope="col">"Suspended"</th></tr></thead>
             <tbody>
-                {move || tenants.get().into_iter().map(|(t, m, p)| {
+                {move || tenants.get().into_iter().map(|(t, m, p, (context, category))| {
                     let t2 = t.clone();
                     let name = t.name.clone().unwrap_or_else(|| format!("Tenant {}", t.id));
                     view! {
                         <tr>
                             <th scope="row">{name.clone()}</th>
-                            <td><a href=format!("#/contexts/{}", t.context)>{t.context.0}</a></td>
-                            <td><a href=format!("#/contexts/{}", t.category)>{t.category.0}</a></td>
+                            <td><a href=format!("#/contexts/{}", t.context)>{context}</a></td>
+                            <td><a href=format!("#/contexts/{}", t.category)>{category}</a></td>
                             <td>{m}</td>
                             <td>{p}</td>
                             <td><input type="checkbox" class="tenant-suspended" aria-label=format!("{name} suspended") prop:checked=t.suspended
@@ -113,7 +111,7 @@ pub fn Tenants() -> impl IntoView {
             </tbody>
         </table>
         <h2>"Members and participants"</h2>
-        {move || tenants.get().into_iter().map(|(t, _, _)| {
+        {move || tenants.get().into_iter().map(|(t, _, _, _)| {
             let tid = t.id;
             let people = store.with(|e| {
                 e.users()
