@@ -889,7 +889,9 @@ impl AppState {
         drop(site);
         let data = store::encode_checkpoint(&json)?;
         drop(json);
-        let db = store::open(self.db_path())?;
+        // Only into the file the server opened: never a new one where it was deleted or moved.
+        self.check_store().map_err(|e| e.message)?;
+        let db = store::open_existing(self.db_path())?;
         store::put_checkpoint(&db, revision, &data, self.now()).map_err(|e| e.to_string())?;
         self.shared
             .last_checkpoint

@@ -153,6 +153,22 @@ pub fn open(path: &std::path::Path) -> Result<Connection, String> {
     Ok(db)
 }
 
+/// Opens a database file that must exist already (never creates one): for the background
+/// checkpoint writer, which must not make a new file where the server's was deleted or moved.
+pub fn open_existing(path: &std::path::Path) -> Result<Connection, String> {
+    use rusqlite::OpenFlags;
+    let db = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    db.pragma_update(None, "synchronous", "FULL")
+        .map_err(|e| format!("cannot set synchronous: {e}"))?;
+    db.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(|e| e.to_string())?;
+    Ok(db)
+}
+
 /// The seed snapshot, if the file has one.
 pub fn seed(db: &Connection) -> rusqlite::Result<Option<String>> {
     db.query_row("SELECT json FROM snapshot WHERE revision = 0", [], |r| {

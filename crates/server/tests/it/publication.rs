@@ -371,3 +371,14 @@ fn a_checkpoint_or_a_change_this_build_refuses_is_reported_never_fatal() {
     assert!(started.problems[1].contains("change 3 no longer applies"));
     assert_eq!(reopened.state.site().revision, 3);
 }
+
+#[test]
+fn a_checkpoint_never_makes_a_new_database_where_the_old_one_went() {
+    let s = Server::start_with("checkpoint-gone", Some(tenants_fixture()), |o| {
+        o.checkpoint_every = Some(0)
+    });
+    let path = s.state.db_path().to_path_buf();
+    std::fs::rename(&path, path.with_extension("moved")).unwrap();
+    assert!(s.state.write_checkpoint().is_err());
+    assert!(!path.exists(), "a checkpoint made a new database file");
+}
