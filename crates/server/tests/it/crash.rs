@@ -88,15 +88,18 @@ fn kill_9_while_a_checkpoint_is_written_loses_no_acknowledged_write() {
             .as_u64()
             .unwrap()
     };
-    let port = free_port();
     let mut acked: Vec<(u64, u64)> = Vec::new();
     let mut id = 9_000_000u64;
     let mut hit = 0;
     for round in 0..8 {
         let log = dir.join(format!("round{round}.log"));
         let out = std::fs::File::create(&log).unwrap();
-        let (mut child, client) =
-            spawn_with(&dir, port, &["--checkpoint-every", "3"], Stdio::from(out));
+        let (mut child, client) = spawn_with(
+            &dir,
+            free_port(),
+            &["--checkpoint-every", "3"],
+            Stdio::from(out),
+        );
         let token = client.login("admin", "crash-pass-1");
         let mut base = client.get("/api/v1/changes?since=0", &token).body["revision"]
             .as_u64()
@@ -140,7 +143,7 @@ fn kill_9_while_a_checkpoint_is_written_loses_no_acknowledged_write() {
     let log = dir.join("last.log");
     let (mut child, client) = spawn_with(
         &dir,
-        port,
+        free_port(),
         &["--checkpoint-every", "3"],
         Stdio::from(std::fs::File::create(&log).unwrap()),
     );
@@ -171,8 +174,7 @@ fn kill_9_while_a_checkpoint_is_written_loses_no_acknowledged_write() {
 fn kill_9_loses_no_acknowledged_write() {
     let dir = tmp("crash");
     std::fs::write(dir.join("seed.json"), tenants_fixture()).unwrap();
-    let port = free_port();
-    let (mut child, client) = spawn(&dir, port);
+    let (mut child, client) = spawn(&dir, free_port());
     let token = client.login("admin", "crash-pass-1");
     let acked: Arc<Mutex<Vec<(u64, u32)>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
@@ -209,7 +211,8 @@ fn kill_9_loses_no_acknowledged_write() {
     stop.store(true, Ordering::SeqCst);
     writer.join().unwrap();
     let acked = acked.lock().unwrap().clone();
-    let (mut child, client) = spawn(&dir, port);
+    // A fresh port: another test may have taken the old one meanwhile.
+    let (mut child, client) = spawn(&dir, free_port());
     let token = client.login("admin", "crash-pass-1");
     assert_acknowledged_kept(&client, &token, &acked);
     let site = client.get("/api/v1/site", &token).body;
