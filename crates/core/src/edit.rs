@@ -366,10 +366,10 @@ impl Engine {
     pub fn apply_all(&mut self, ops: Vec<EditOp>) -> Result<(), (usize, EditError)> {
         if ops.len() <= 1 || ops.iter().all(EditOp::is_structural) {
             // One edit, or one structural run: all or nothing by themselves.
-            return self.apply_in_place(&ops);
+            return self.replay_batch(&ops);
         }
         let mut next = self.clone();
-        next.apply_in_place(&ops)?;
+        next.replay_batch(&ops)?;
         *self = next;
         Ok(())
     }
@@ -379,10 +379,6 @@ impl Engine {
     /// makes [`Engine::apply_all`] all or nothing: the cost is the edits'. On error the engine
     /// may hold the edits before the failing one: drop it.
     pub fn replay_batch(&mut self, ops: &[EditOp]) -> Result<(), (usize, EditError)> {
-        self.apply_in_place(ops)
-    }
-
-    fn apply_in_place(&mut self, ops: &[EditOp]) -> Result<(), (usize, EditError)> {
         let mut i = 0;
         while let Some(op) = ops.get(i) {
             if op.is_structural() {

@@ -1693,7 +1693,6 @@ pub(crate) fn role_node(r: &Role) -> RoleNode {
     }
 }
 
-/// Pre/post-order numbers and depths, and effective `locked`/`hidden`, by an explicit-stack walk.
 /// A user's flags that follow from the settings, its tenant and its grants.
 fn derive_user(u: &mut UserNode, s: &Settings, tenants: &HashMap<TenantId, TenantNode>) {
     u.tenant_suspended = u
@@ -1704,6 +1703,7 @@ fn derive_user(u: &mut UserNode, s: &Settings, tenants: &HashMap<TenantId, Tenan
     u.guest = s.guest_user == Some(u.id);
 }
 
+/// Pre/post-order numbers and depths, and effective `locked`/`hidden`, by an explicit-stack walk.
 fn number_tree(ctxs: &mut [CtxNode], root: u32) {
     let n = ctxs.len();
     let mut first_child = vec![NONE; n];

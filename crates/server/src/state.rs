@@ -534,13 +534,20 @@ impl AppState {
         // The newest checkpoint that loads, then the batches after it. A checkpoint or a
         // batch that this build no longer accepts is reported and passed over, never fatal.
         let mut started = StartReport::default();
+        // The base's JSON is kept until the replay is done: should a batch not replay, the
+        // base is compiled again from it.
         let mut base = None;
-        for (rev, format, data) in store::checkpoints(&db).map_err(|e| e.to_string())? {
-            match store::decode_checkpoint(&format, &data)
-                .and_then(|json| Engine::from_json(&json).map_err(|e| e.to_string()))
-            {
-                Ok(e) => {
-                    base = Some((e, rev));
+        for rev in store::checkpoint_revisions(&db).map_err(|e| e.to_string())? {
+            let loaded = store::checkpoint(&db, rev)
+                .map_err(|e| e.to_string())
+                .and_then(|(format, data)| store::decode_checkpoint(&format, &data))
+                .and_then(|json| {
+                    let e = Engine::from_json(&json).map_err(|e| e.to_string())?;
+                    Ok((json, e))
+                });
+            match loaded {
+                Ok((json, e)) => {
+                    base = Some((json, e, rev));
                     started.checkpoint = Some(rev);
                     break;
                 }
@@ -549,31 +556,31 @@ impl AppState {
                 )),
             }
         }
-        let (mut engine, mut revision) = match base {
+        let (base_json, mut engine, mut revision) = match base {
             Some(b) => b,
-            None => (
-                Engine::from_json(&seed).map_err(|e| format!("stored site: {e}"))?,
-                0,
-            ),
+            None => {
+                let e = Engine::from_json(&seed).map_err(|e| format!("stored site: {e}"))?;
+                (seed, e, 0)
+            }
         };
         let tail = store::changes_after(&db, revision)?;
         // The history applied before: replay it in place (the cost is the edits'). Only when
-        // a batch no longer applies, start over from a copy, batch by batch, all or nothing.
-        let mut fast = engine.clone();
-        let replays = tail
-            .iter()
-            .all(|(_, ops)| ops.as_ref().is_ok_and(|ops| fast.replay_batch(ops).is_ok()));
+        // a batch no longer applies, start over from the base, batch by batch, all or nothing.
+        let replays = tail.iter().all(|(_, ops)| {
+            ops.as_ref()
+                .is_ok_and(|ops| engine.replay_batch(ops).is_ok())
+        });
         let tail = if replays {
-            engine = fast;
             if let Some((last, _)) = tail.last() {
                 revision = *last;
             }
             started.replayed = tail.len() as u64;
             Vec::new()
         } else {
-            drop(fast);
+            engine = Engine::from_json(&base_json).map_err(|e| format!("stored site: {e}"))?;
             tail
         };
+        drop(base_json);
         for (rev, ops) in tail {
             let applied = ops.and_then(|ops| {
                 engine

@@ -68,14 +68,20 @@ pub fn put_checkpoint(
     tx.commit()
 }
 
-/// The checkpoints, newest first: `(revision, format, data)`.
-pub fn checkpoints(db: &Connection) -> rusqlite::Result<Vec<(u64, String, Vec<u8>)>> {
-    let mut stmt =
-        db.prepare("SELECT revision, format, data FROM checkpoints ORDER BY revision DESC")?;
-    let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?))
-    })?;
+/// The revisions that have a checkpoint, newest first.
+pub fn checkpoint_revisions(db: &Connection) -> rusqlite::Result<Vec<u64>> {
+    let mut stmt = db.prepare("SELECT revision FROM checkpoints ORDER BY revision DESC")?;
+    let rows = stmt.query_map([], |r| Ok(r.get::<_, i64>(0)? as u64))?;
     rows.collect()
+}
+
+/// The checkpoint at `revision`: `(format, data)`.
+pub fn checkpoint(db: &Connection, revision: u64) -> rusqlite::Result<(String, Vec<u8>)> {
+    db.query_row(
+        "SELECT format, data FROM checkpoints WHERE revision = ?1",
+        params![revision as i64],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// The newest revision with a checkpoint (0: none).

@@ -294,14 +294,7 @@ fn a_restart_after_10000_revisions_loads_a_checkpoint_and_replays_only_the_tail(
     assert_eq!(s.state.site().revision, 10_000);
     // Checkpoints are written in the background: wait for the one at (or near) the end.
     let db = rusqlite::Connection::open(s.state.db_path()).unwrap();
-    let newest = || -> u64 {
-        db.query_row(
-            "SELECT COALESCE(MAX(revision), 0) FROM checkpoints",
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .unwrap() as u64
-    };
+    let newest = || capstan_server::store::checkpoint_revision(&db).unwrap();
     let t = std::time::Instant::now();
     while newest() < 9_000 {
         assert!(
