@@ -233,8 +233,10 @@ fn build_base(
         BaseKind::Imported | BaseKind::Server { .. } => {
             let text = text.ok_or_else(|| "the stored snapshot is missing".to_string())?;
             let mut e = Engine::from_json(text).map_err(|e| format!("{}: {e}", e.code()))?;
+            // Accepted by the server on this very text: replayed in place (on error the engine
+            // is dropped).
             for (i, batch) in server_batches.iter().enumerate() {
-                e.apply_all(batch.clone()).map_err(|(_, err)| {
+                e.replay_batch(batch).map_err(|(_, err)| {
                     format!("stored server change {} no longer applies: {err}", i + 1)
                 })?;
             }
@@ -520,10 +522,11 @@ impl Store {
 
     /// Moves a server base forward to `revision` by the server's `batches` (each as the
     /// server accepted it), without downloading the site. The first `pushed` journal batches
-    /// were this browser's own (the push the server accepted) and leave the journal; the rest
-    /// is replayed on top. Returns how many journal batches no longer applied (dropped), or
-    /// `Err` when a server batch does not apply to the base (then nothing changed: pull the
-    /// whole site).
+    /// leave the journal (this browser's push the server accepted, or every batch when local
+    /// edits are dropped); the rest is replayed on top. Returns how many journal batches no
+    /// longer applied (dropped), or `Err` when a server batch does not apply to the base: then
+    /// the base may be part-way, so it is no longer taken for the server's revision (the next
+    /// pull downloads the whole site) and the journal and the engine on screen are untouched.
     pub fn advance_base(
         &self,
         revision: u64,
@@ -543,7 +546,10 @@ impl Store {
                 Ok::<(), String>(())
             })
             .unwrap_or(Err("the site is gone".into()));
-        moved?;
+        if let Err(m) = moved {
+            self.base.set(BaseKind::Imported);
+            return Err(m);
+        }
         let journal = self.journal.get_value();
         let pushed = pushed.min(journal.len());
         let rest: Vec<Vec<EditOp>> = journal.iter().skip(pushed).cloned().collect();

@@ -438,12 +438,11 @@ async fn pull_changes(store: Store, state: SyncState, replace: bool) -> Option<S
     if !contiguous {
         return None;
     }
-    if replace {
-        store.advance_base(since, Vec::new(), usize::MAX).ok()?;
-    }
     let n = list.changes.len();
     let batches = list.changes.into_iter().map(|c| c.ops).collect();
-    let dropped = store.advance_base(list.revision, batches, 0).ok()?;
+    let dropped = store
+        .advance_base(list.revision, batches, if replace { usize::MAX } else { 0 })
+        .ok()?;
     state.conflict.set(None);
     Some(if dropped == 0 {
         format!(
