@@ -32,6 +32,7 @@ pub mod edit;
 pub mod engine;
 pub mod generate;
 pub mod model;
+pub mod moodle;
 pub mod preset;
 pub mod queries;
 pub mod scenario;

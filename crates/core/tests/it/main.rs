@@ -10,5 +10,6 @@
 mod bundles;
 mod conformance;
 mod edits;
+mod moodle;
 mod reference;
 mod robustness;
