@@ -156,6 +156,8 @@ fn test() -> Result<(), String> {
             "warnings",
         ]),
     )?;
+    // The preset tests validate exports against Moodle's schemas with libxml's xmllint.
+    wasm::ensure_apt(&["/usr/bin/xmllint"], &["libxml2-utils"])?;
     run("cargo test", cargo().args(["test", "--workspace"]))?;
     conformance()?;
     server::schemathesis()?;

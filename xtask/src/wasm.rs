@@ -72,15 +72,24 @@ pub fn ensure_npm_in(dir: &Path) -> Result<(), String> {
 }
 
 pub fn ensure_chromium() -> Result<(), String> {
-    let ok = Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists();
-    if !ok {
-        run("apt-get update", Command::new("apt-get").arg("update"))?;
-        run(
-            "apt-get install chromium chromium-driver",
-            Command::new("apt-get").args(["install", "-y", "chromium", "chromium-driver"]),
-        )?;
+    ensure_apt(
+        &["/usr/bin/chromium", "/usr/bin/chromedriver"],
+        &["chromium", "chromium-driver"],
+    )
+}
+
+/// Installs Debian packages with apt-get unless every one of `files` is already there.
+pub fn ensure_apt(files: &[&str], packages: &[&str]) -> Result<(), String> {
+    if files.iter().all(|f| Path::new(f).exists()) {
+        return Ok(());
     }
-    Ok(())
+    run("apt-get update", Command::new("apt-get").arg("update"))?;
+    run(
+        &format!("apt-get install {}", packages.join(" ")),
+        Command::new("apt-get")
+            .args(["install", "-y"])
+            .args(packages),
+    )
 }
 
 fn wasm_opt() -> PathBuf {

@@ -36,6 +36,10 @@ pub const VISIBLE_ITEMS: &str = "/api/v1/visible-items";
 pub const VALIDATE: &str = "/api/v1/validate";
 /// A role's Moodle preset XML (`GET`).
 pub const ROLE_PRESET: &str = "/api/v1/roles/{id}/preset";
+/// Moodle's "Reset role" with options (`POST`).
+pub const ROLE_RESET: &str = "/api/v1/roles/{id}/reset";
+/// The roles a user may see in a context (`POST`).
+pub const VIEWABLE_ROLES: &str = "/api/v1/viewable-roles";
 /// Import a Moodle preset XML (`POST`, `?role=` to replace a role).
 pub const PRESETS: &str = "/api/v1/presets";
 /// Set a user's password (`PUT`).

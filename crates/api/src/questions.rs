@@ -516,6 +516,75 @@ pub struct PresetImported {
     pub unknown_roles: Vec<String>,
     /// Context levels the preset names that do not exist (skipped).
     pub unknown_levels: Vec<String>,
+    /// The parts of the role that changed (`shortname`, `name`, `description`, `archetype`,
+    /// `contextlevels`, `allow_assign`, `allow_override`, `allow_switch`, `allow_view`,
+    /// `permissions`).
+    #[serde(default)]
+    pub changed: Vec<String>,
+    /// An archetype the preset names that Capstan does not know (read as none, as Moodle does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unknown_archetype: Option<String>,
+}
+
+/// `?allowview=false`: how a preset is exported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct PresetExport {
+    /// Write `allowview` (default true; false for Moodle sites older than it, which refuse it).
+    #[serde(default)]
+    pub allowview: Option<bool>,
+}
+
+/// Where a reset takes a role's parts from (Moodle's "Reset role" page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ResetSource {
+    /// An archetype's Moodle defaults, by name (`student`, …).
+    Archetype(String),
+    /// Another role of the site.
+    Role(u32),
+    /// A Moodle role preset document.
+    Preset(String),
+    /// Nothing: the chosen parts are emptied.
+    Nothing(bool),
+}
+
+/// `POST /api/v1/roles/{id}/reset`: which parts of the role take their value from where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    /// The source: `{"archetype": "student"}`, `{"role": 3}`, `{"preset": "<role>…"}` or
+    /// `{"nothing": true}`.
+    pub from: ResetSource,
+    /// The parts to reset (names as in `changed`); empty: nothing changes.
+    pub parts: Vec<String>,
+}
+
+/// `POST /api/v1/viewable-roles`: the roles a user may see in a context (Moodle's
+/// `get_viewable_roles`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ViewableRolesQuestion {
+    /// The user.
+    pub user: u32,
+    /// The context.
+    pub context: u32,
+    /// The instant (default: now).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub at: Option<capstan_core::Timestamp>,
+}
+
+/// The roles a user may see, in sort order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ViewableRoles {
+    /// Role ids.
+    pub roles: Vec<u32>,
 }
 
 /// `?role=ID`: the role a preset replaces.

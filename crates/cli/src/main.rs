@@ -150,6 +150,34 @@ enum Command {
         #[command(subcommand)]
         command: PresetCommand,
     },
+    /// Write a new site from a template: `moodle-4.5` is a fresh Moodle 4.5.6 install (its 741
+    /// capabilities, the eight standard roles with their real defaults, Totara's two tenant
+    /// roles, Moodle's default settings).
+    New {
+        /// The template.
+        #[arg(long, default_value = "moodle-4.5")]
+        template: String,
+        /// Where to write it (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// The roles a user may see in a context (Moodle's `get_viewable_roles`).
+    ViewableRoles {
+        /// The snapshot.
+        snapshot: PathBuf,
+        /// The user id.
+        #[arg(long)]
+        user: u32,
+        /// The context id.
+        #[arg(long)]
+        context: u32,
+        /// The instant (RFC 3339; default now).
+        #[arg(long)]
+        at: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write a synthetic site (for benchmarks and tests).
     Generate(generate_cmd::GenerateArgs),
     /// Time the resolver on a snapshot (quick look; the criterion benches are the reference).
@@ -171,20 +199,51 @@ enum PresetCommand {
         /// The role id.
         #[arg(long)]
         role: u32,
+        /// Leave `allowview` out, for Moodle sites older than it (they refuse it).
+        #[arg(long)]
+        without_allowview: bool,
         /// Where to write (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Import a preset into a snapshot: updates the role with the same short name, or adds one.
+    /// Import a preset into a snapshot: updates the role with the same short name (or
+    /// `--role`), or adds one. A missing element leaves that part as it is, an empty one
+    /// clears it.
     Import {
         /// The snapshot.
         snapshot: PathBuf,
         /// The preset XML file.
         file: PathBuf,
+        /// The role to write it onto (default: the one with the preset's short name).
+        #[arg(long)]
+        role: Option<u32>,
         /// Where to write the new snapshot (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Print the import report as JSON on stderr.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reset parts of a role, as Moodle's "Reset role" page does.
+    Reset {
+        /// The snapshot.
+        snapshot: PathBuf,
+        /// The role id.
+        #[arg(long)]
+        role: u32,
+        /// The source: `archetype:NAME` (Moodle's defaults), `role:ID`, `preset:FILE` or
+        /// `nothing`.
+        #[arg(long)]
+        from: String,
+        /// The parts, comma-separated (`shortname,name,description,archetype,contextlevels,
+        /// allow_assign,allow_override,allow_switch,allow_view,permissions`; default: all but
+        /// the short name).
+        #[arg(long, value_delimiter = ',')]
+        parts: Vec<String>,
+        /// Where to write the new snapshot (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the report as JSON on stderr.
         #[arg(long)]
         json: bool,
     },
@@ -525,6 +584,43 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Preset { command } => preset(command),
+        Command::New { template, out } => {
+            let site = capstan_core::moodle::template(&template)
+                .map_err(|e| CliError::new(e.code(), e.to_string()))?;
+            let engine =
+                Engine::from_site(site).map_err(|e| CliError::new(e.code(), e.to_string()))?;
+            write_out(out.as_deref(), &engine.to_json())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ViewableRoles {
+            snapshot,
+            user,
+            context,
+            at,
+            json,
+        } => {
+            let engine = load(&snapshot)?;
+            let at = instant(at.as_deref())?;
+            let roles = engine
+                .viewable_roles(UserId(user), ContextId(context), at)
+                .map_err(|e| CliError::new(e.code(), e.to_string()))?;
+            if json {
+                let ids: Vec<u32> = roles.iter().map(|r| r.0).collect();
+                println!("{}", serde_json::json!({ "roles": ids }));
+            } else {
+                for r in roles {
+                    if let Some(role) = engine.role(r) {
+                        println!(
+                            "{}\t{}\t{}",
+                            r.0,
+                            role.shortname,
+                            capstan_core::moodle::role_display_name(role)
+                        );
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Generate(args) => generate_cmd::run(args),
         Command::Bench { snapshot, checks } => report::bench(&load(&snapshot)?, checks),
     }
@@ -535,11 +631,17 @@ fn preset(command: PresetCommand) -> Result<ExitCode> {
         PresetCommand::Export {
             snapshot,
             role,
+            without_allowview,
             out,
         } => {
             let engine = load(&snapshot)?;
             let xml = engine
-                .export_preset(RoleId(role))
+                .export_preset_with(
+                    RoleId(role),
+                    capstan_core::preset::ExportOptions {
+                        allow_view: !without_allowview,
+                    },
+                )
                 .map_err(|e| CliError::new(e.code(), e.to_string()))?;
             write_out(out.as_deref(), &xml)?;
             Ok(ExitCode::SUCCESS)
@@ -547,31 +649,112 @@ fn preset(command: PresetCommand) -> Result<ExitCode> {
         PresetCommand::Import {
             snapshot,
             file,
+            role,
             out,
             json,
         } => {
             let mut engine = load(&snapshot)?;
             let xml = read(&file)?;
             let report = engine
-                .import_preset(&xml, None)
+                .import_preset(&xml, role.map(RoleId))
                 .map_err(|e| CliError::new(e.code(), e.to_string()))?;
-            if json {
-                eprintln!("{}", serde_json::to_string(&report).unwrap_or_default());
-            } else {
-                eprintln!(
-                    "imported role `{}` (id {}): {} row(s) set",
-                    report.shortname, report.role, report.permissions_set
-                );
-                for c in &report.unknown_capabilities {
-                    eprintln!("  unknown capability skipped: {c}");
-                }
-                for r in &report.unknown_roles {
-                    eprintln!("  unknown role skipped: {r}");
-                }
-            }
+            print_report("imported", &report, json);
             write_out(out.as_deref(), &engine.to_json())?;
             Ok(ExitCode::SUCCESS)
         }
+        PresetCommand::Reset {
+            snapshot,
+            role,
+            from,
+            parts,
+            out,
+            json,
+        } => {
+            use capstan_core::preset::{ResetFrom, RolePart};
+            let mut engine = load(&snapshot)?;
+            let parts: Vec<RolePart> = if parts.is_empty() {
+                RolePart::ALL
+                    .into_iter()
+                    .filter(|p| *p != RolePart::Shortname)
+                    .collect()
+            } else {
+                parts
+                    .iter()
+                    .map(|p| {
+                        RolePart::from_name(p.trim()).ok_or_else(|| {
+                            CliError::new("bad_part", format!("unknown role part `{p}`"))
+                        })
+                    })
+                    .collect::<Result<_>>()?
+            };
+            let preset_text;
+            let source = match from.split_once(':') {
+                _ if from == "nothing" => ResetFrom::Nothing,
+                Some(("archetype", a)) => {
+                    ResetFrom::Archetype(capstan_core::Archetype::from_name(a).ok_or_else(
+                        || CliError::new("unknown_archetype", format!("unknown archetype `{a}`")),
+                    )?)
+                }
+                Some(("role", id)) => ResetFrom::Role(RoleId(id.parse().map_err(|_| {
+                    CliError::new("bad_argument", format!("`{id}` is not a role id"))
+                })?)),
+                Some(("preset", file)) => {
+                    preset_text = read(Path::new(file))?;
+                    ResetFrom::Preset(&preset_text)
+                }
+                _ => {
+                    return Err(CliError::new(
+                        "bad_argument",
+                        format!(
+                            "--from `{from}`: use archetype:NAME, role:ID, preset:FILE or nothing"
+                        ),
+                    ));
+                }
+            };
+            let (ops, report) = engine
+                .reset_role_ops(RoleId(role), source, &parts)
+                .map_err(|e| CliError::new(e.code(), e.to_string()))?;
+            if !ops.is_empty() {
+                engine
+                    .apply_all(ops)
+                    .map_err(|(_, e)| CliError::new(e.code(), e.to_string()))?;
+            }
+            print_report("reset", &report, json);
+            write_out(out.as_deref(), &engine.to_json())?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_report(what: &str, report: &capstan_core::preset::ImportReport, json: bool) {
+    if json {
+        eprintln!("{}", serde_json::to_string(report).unwrap_or_default());
+        return;
+    }
+    let changed: Vec<&str> = report.changed.iter().map(|p| p.name()).collect();
+    eprintln!(
+        "{what} role `{}` (id {}{}): {} permission(s) changed; parts changed: {}",
+        report.shortname,
+        report.role,
+        if report.created { ", new" } else { "" },
+        report.permissions_set,
+        if changed.is_empty() {
+            "none".to_string()
+        } else {
+            changed.join(", ")
+        }
+    );
+    for c in &report.unknown_capabilities {
+        eprintln!("  unknown capability skipped: {c}");
+    }
+    for r in &report.unknown_roles {
+        eprintln!("  unknown role skipped: {r}");
+    }
+    for l in &report.unknown_levels {
+        eprintln!("  unknown context level skipped: {l}");
+    }
+    if let Some(a) = &report.unknown_archetype {
+        eprintln!("  unknown archetype, read as none: {a}");
     }
 }
 

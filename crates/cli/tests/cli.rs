@@ -329,3 +329,118 @@ fn bundle_and_contexts() {
     ]);
     assert!(text(&o).contains("error[bad_argument]"), "{}", text(&o));
 }
+
+#[test]
+fn a_moodle_site_from_the_template_presets_and_reset() {
+    let site = tmp("moodle.json");
+    let s = site.to_str().unwrap();
+    let o = capstan(&["new", "--template", "moodle-4.5", "--out", s]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = capstan(&["validate", s]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = capstan(&["new", "--template", "moodle-2.0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("error[unknown_template]"), "{}", text(&o));
+
+    // Export as Moodle writes it, with and without allowview.
+    let o = capstan(&["preset", "export", s, "--role", "4"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let xml = String::from_utf8(o.stdout).unwrap();
+    assert!(xml.starts_with(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<role><shortname>teacher</shortname><name/>"
+    ));
+    assert!(xml.contains(
+        "<allowswitch><shortname>student</shortname><shortname>guest</shortname></allowswitch>"
+    ));
+    let o = capstan(&["preset", "export", s, "--role", "4", "--without-allowview"]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("allowview"));
+
+    // Moodle's fixture imports; its levels are read by name and number.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/moodle/presets/mixed_levels.xml");
+    let out = tmp("moodle-viewer.json");
+    let o = capstan(&[
+        "preset",
+        "import",
+        s,
+        fixture.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(report["created"], true);
+    assert_eq!(report["permissions_set"], 4);
+    let snap: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let viewer = snap["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["shortname"] == "courseviewer")
+        .unwrap();
+    assert_eq!(
+        viewer["contextlevels"],
+        serde_json::json!(["system", "coursecat", "course"])
+    );
+
+    // Reset the non-editing teacher's permissions to the student archetype only.
+    let reset = tmp("moodle-reset.json");
+    let o = capstan(&[
+        "preset",
+        "reset",
+        s,
+        "--role",
+        "4",
+        "--from",
+        "archetype:student",
+        "--parts",
+        "permissions",
+        "--out",
+        reset.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("parts changed: permissions"),
+        "{}",
+        text(&o)
+    );
+    let o = capstan(&["preset", "export", reset.to_str().unwrap(), "--role", "4"]);
+    let after = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        after.contains("<archetype>teacher</archetype>"),
+        "the archetype part stays"
+    );
+    assert!(after.contains("<inherit>moodle/grade:viewall</inherit>"));
+    for bad in [
+        vec!["--from", "archetype:wizard"],
+        vec!["--from", "elsewhere"],
+        vec!["--from", "nothing", "--parts", "colour"],
+    ] {
+        let mut args = vec!["preset", "reset", s, "--role", "4"];
+        args.extend(bad);
+        let o = capstan(&args);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    }
+
+    // Viewable roles.
+    let o = capstan(&[
+        "viewable-roles",
+        s,
+        "--user",
+        "2",
+        "--context",
+        "1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["roles"].as_array().unwrap().len(), 10);
+    let o = capstan(&["viewable-roles", s, "--user", "2", "--context", "1"]);
+    assert!(
+        text(&o).contains("4\tteacher\tNon-editing teacher"),
+        "{}",
+        text(&o)
+    );
+}

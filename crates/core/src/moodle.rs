@@ -410,7 +410,13 @@ pub fn template(name: &str) -> Result<Site, UnknownTemplate> {
                 a,
                 Archetype::Tenantusermanager | Archetype::Tenantdomainmanager
             );
-            let allow = |k| default_allows(k, a).iter().map(|x| role_id(*x)).collect();
+            // In role id order, as Moodle's tables list them.
+            let allow = |k| {
+                let mut ids: Vec<RoleId> =
+                    default_allows(k, a).iter().map(|x| role_id(*x)).collect();
+                ids.sort_unstable();
+                ids
+            };
             Role {
                 id: RoleId(i as u32 + 1),
                 shortname: a.name().to_string(),

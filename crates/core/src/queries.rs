@@ -553,6 +553,65 @@ impl Engine {
             && self.real_assignment_allows(u, ctx, role, at, |r| &r.allow_switch))
     }
 
+    /// The roles `user` may see in `context` (Moodle's `get_viewable_roles`), in sort order:
+    /// every role for a site admin; for anyone else, the roles listed in `allow_view` of the
+    /// roles of its own assignments active at `at` in the context or above it (the default
+    /// user role is no assignment and gives none, as in Moodle). A deleted or unknown user, the
+    /// guest account and user 0 see none, and neither does a user the tenant rules (§6) or its
+    /// support scope (§7) keep out of the context.
+    pub fn viewable_roles(
+        &self,
+        user: UserId,
+        context: ContextId,
+        at: Timestamp,
+    ) -> Result<Vec<RoleId>, QueryError> {
+        self.bundle_guard(user, context)?;
+        let ctx = self.ctx_idx(context)?;
+        let Some(u) = self.unode(user) else {
+            return Ok(Vec::new());
+        };
+        let Some(ctxn) = self.ctxs.get(ctx as usize) else {
+            return Ok(Vec::new());
+        };
+        if u.deleted
+            || u.guest
+            || (u.support && !self.site.settings.support_access)
+            || self.tenant_denial(false, Some(u), ctxn, at).is_some()
+        {
+            return Ok(Vec::new());
+        }
+        let mut seen = vec![false; self.site.roles.len()];
+        if u.admin {
+            seen.iter_mut().for_each(|s| *s = true);
+        } else {
+            for g in &u.grants {
+                if !g.active(at) || !self.is_ancestor_or_self(g.ctx, ctx) {
+                    continue;
+                }
+                let Some(r) = self.site.roles.get(g.role as usize) else {
+                    continue;
+                };
+                for target in &r.allow_view {
+                    if let Ok(t) = self.role_idx(*target)
+                        && let Some(s) = seen.get_mut(t as usize)
+                    {
+                        *s = true;
+                    }
+                }
+            }
+        }
+        let mut out: Vec<&Role> = self
+            .site
+            .roles
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| seen.get(*i).copied().unwrap_or(false))
+            .map(|(_, r)| r)
+            .collect();
+        out.sort_by_key(|r| (r.sortorder.unwrap_or(i64::MAX), r.id));
+        Ok(out.into_iter().map(|r| r.id).collect())
+    }
+
     /// Every assignment (whatever its time range) whose role is not assignable at the level of
     /// its context, sorted, each (user, role, context) once.
     pub fn unsupported_assignments(&self) -> Vec<AssignmentKey> {

@@ -96,6 +96,8 @@ pub fn router(state: AppState, dist: PathBuf) -> axum::Router {
         .route(paths::VISIBLE_ITEMS, post(questions::visible_items))
         .route(paths::ROLE_PRESET, get(presets::export))
         .route(paths::PRESETS, post(presets::import))
+        .route(paths::ROLE_RESET, post(presets::reset))
+        .route(paths::VIEWABLE_ROLES, post(questions::viewable_roles))
         .route(paths::USER_PASSWORD, put(admin::set_password))
         .route(
             paths::API_KEYS,

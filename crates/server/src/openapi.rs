@@ -40,7 +40,7 @@ impl Modify for Bearer {
         questions::can_assign, questions::can_override, questions::can_switch,
         questions::unsupported_assignments, questions::visibility, questions::visible_items,
         bundle::get_bundle, bundle::contexts_with_capability,
-        presets::export, presets::import,
+        presets::export, presets::import, presets::reset, questions::viewable_roles,
         admin::set_password, admin::list_keys, admin::create_key, admin::delete_key,
         support::create_staff, support::list_staff, support::create_request, support::list_requests,
         support::allow, support::deny, support::list_grants, support::revoke,

@@ -1106,7 +1106,9 @@ impl AppState {
     }
 
     /// Builds a batch from the current site and commits it as one new revision; when another
-    /// batch lands in between (new ids could clash), builds it again from the new site.
+    /// batch lands in between (new ids could clash), builds it again from the new site. A
+    /// build with no edits (an import that changes nothing) commits nothing and answers the
+    /// current revision.
     pub fn commit_built(
         &self,
         author: &Author,
@@ -1117,6 +1119,9 @@ impl AppState {
         for _ in 0..16 {
             let site = self.site();
             let ops = build(&site.engine)?;
+            if ops.is_empty() {
+                return Ok(site.revision);
+            }
             match self.commit(author, Some(site.revision), ops, authorize, extra) {
                 Ok(rev) => return Ok(rev),
                 Err(CommitError::Refused(e)) => return Err(e),

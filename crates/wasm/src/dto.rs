@@ -3,7 +3,7 @@
 
 use capstan_core as core;
 use capstan_core::{Permission, RoleOrigin as CoreOrigin, Rule, Source, TenantDenial};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 fn permission(p: Permission) -> &'static str {
     p.name()
@@ -278,6 +278,26 @@ pub struct ImportReport {
     unknown_capabilities: Vec<String>,
     unknown_roles: Vec<String>,
     unknown_levels: Vec<String>,
+    changed: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unknown_archetype: Option<String>,
+}
+
+/// `exportPreset`'s options.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExportPresetOptions {
+    pub allow_view: Option<bool>,
+}
+
+/// Where `resetRole` takes a role's parts from.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum ResetSource {
+    Archetype(String),
+    Role(f64),
+    Preset(String),
+    Nothing(serde::de::IgnoredAny),
 }
 
 impl From<&core::preset::ImportReport> for ImportReport {
@@ -290,6 +310,8 @@ impl From<&core::preset::ImportReport> for ImportReport {
             unknown_capabilities: r.unknown_capabilities.clone(),
             unknown_roles: r.unknown_roles.clone(),
             unknown_levels: r.unknown_levels.clone(),
+            changed: r.changed.iter().map(|p| p.name()).collect(),
+            unknown_archetype: r.unknown_archetype.clone(),
         }
     }
 }

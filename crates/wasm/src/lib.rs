@@ -183,6 +183,18 @@ impl Engine {
             .map_err(load_error)
     }
 
+    /// A site as a fresh Moodle install makes it (`"moodle-4.5"`: Moodle 4.5.6's 741
+    /// capabilities, its eight standard roles with their default levels, allow lists and
+    /// definitions, Totara's two tenant roles, Moodle's default settings). Throws
+    /// `unknown_template`.
+    #[wasm_bindgen(js_name = fromTemplate)]
+    pub fn from_template(name: &str) -> Result<Engine, JsValue> {
+        let site = core::moodle::template(name).map_err(|e| error(e.code(), &e.to_string()))?;
+        core::Engine::from_site(site)
+            .map(Engine::new)
+            .map_err(load_error)
+    }
+
     /// Reads, validates and compiles a `capstan/1` snapshot given as a plain object.
     #[wasm_bindgen(js_name = fromObject)]
     pub fn from_object(
@@ -592,12 +604,92 @@ impl Engine {
         to_js(&core::SnapshotDoc::from(&self.inner.site()))
     }
 
-    /// A role's definition as Moodle role preset XML.
+    /// A role's definition as Moodle role preset XML, as Moodle 4.5 writes it;
+    /// `{allowView: false}` leaves `allowview` out for Moodle sites older than it.
     #[wasm_bindgen(js_name = exportPreset)]
-    pub fn export_preset(&self, role: f64) -> Result<String, JsValue> {
+    pub fn export_preset(
+        &self,
+        role: f64,
+        #[wasm_bindgen(unchecked_optional_param_type = "ExportPresetOptions")] opts: Option<
+            JsValue,
+        >,
+    ) -> Result<String, JsValue> {
+        let opts: ExportPresetOptions = match opts.filter(|o| !o.is_undefined() && !o.is_null()) {
+            Some(o) => from_js(&o).map_err(|e| error("malformed_json", &e))?,
+            None => ExportPresetOptions::default(),
+        };
         self.inner
-            .export_preset(RoleId(id(role, "role")?))
+            .export_preset_with(
+                RoleId(id(role, "role")?),
+                core::preset::ExportOptions {
+                    allow_view: opts.allow_view.unwrap_or(true),
+                },
+            )
             .map_err(|e| error(e.code(), &e.to_string()))
+    }
+
+    /// Moodle's "Reset role": the chosen `parts` of `role` take their value from `from`
+    /// (`{archetype: "student"}`, `{role: 3}`, `{preset: xml}` or `{nothing: true}`), applied
+    /// to this engine. Throws `unknown_role`, `unknown_archetype`, `bad_part`, or the preset's
+    /// error; nothing changes then.
+    #[wasm_bindgen(js_name = resetRole, unchecked_return_type = "ImportReport")]
+    pub fn reset_role(
+        &mut self,
+        role: f64,
+        #[wasm_bindgen(unchecked_param_type = "ResetSource")] from: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "RolePart[]")] parts: JsValue,
+    ) -> Result<JsValue, JsValue> {
+        let role = RoleId(id(role, "role")?);
+        let from: ResetSource = from_js(&from).map_err(|e| error("malformed_json", &e))?;
+        let names: Vec<String> = from_js(&parts).map_err(|e| error("malformed_json", &e))?;
+        let parts = names
+            .iter()
+            .map(|n| {
+                core::preset::RolePart::from_name(n)
+                    .ok_or_else(|| error("bad_part", &format!("unknown role part `{n}`")))
+            })
+            .collect::<Result<Vec<_>, JsValue>>()?;
+        let from = match &from {
+            ResetSource::Archetype(a) => {
+                core::preset::ResetFrom::Archetype(core::Archetype::from_name(a).ok_or_else(
+                    || error("unknown_archetype", &format!("unknown archetype `{a}`")),
+                )?)
+            }
+            ResetSource::Role(r) => core::preset::ResetFrom::Role(RoleId(id(*r, "role")?)),
+            ResetSource::Preset(xml) => core::preset::ResetFrom::Preset(xml),
+            ResetSource::Nothing(_) => core::preset::ResetFrom::Nothing,
+        };
+        let (ops, report) = self
+            .inner
+            .reset_role_ops(role, from, &parts)
+            .map_err(|e| error(e.code(), &e.to_string()))?;
+        if !ops.is_empty() {
+            self.inner
+                .apply_all(ops)
+                .map_err(|(_, e)| error(e.code(), &e.to_string()))?;
+        }
+        to_js(&ImportReport::from(&report))
+    }
+
+    /// The roles `user` may see in `context` (Moodle's `get_viewable_roles`), in sort order:
+    /// every role for a site admin, else those in `allow_view` of the roles of its own
+    /// assignments there and above.
+    #[wasm_bindgen(js_name = viewableRoles)]
+    pub fn viewable_roles(
+        &self,
+        user: f64,
+        context: f64,
+        #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
+    ) -> Result<Vec<u32>, JsValue> {
+        let opts = self.options(opts.as_ref())?;
+        self.inner
+            .viewable_roles(
+                UserId(id(user, "user")?),
+                ContextId(id(context, "context")?),
+                opts.at,
+            )
+            .map(|v| v.into_iter().map(|r| r.0).collect())
+            .map_err(query_error)
     }
 
     /// Imports a Moodle role preset: updates the role with the same short name (or `role`, when

@@ -115,7 +115,8 @@ export type ErrorCode =
   | "program_foreign_course" | "site_program_tenant_course" | "bad_id" | "shared_tenant_context"
   | "unknown_capability" | "unknown_context" | "unknown_role" | "unknown_user" | "unknown_tenant"
   | "not_found" | "has_children" | "malformed_op" | "bad_argument" | "bad_instant" | "out_of_bundle"
-  | "malformed_xml" | "hostile_xml" | "internal" | (string & {});
+  | "malformed_xml" | "hostile_xml" | "invalid_preset" | "wrong_root" | "missing_shortname" | "unknown_permission"
+  | "unknown_template" | "unknown_archetype" | "bad_part" | "internal" | (string & {});
 
 /** One validation problem of a snapshot. */
 export interface ValidationIssue {
@@ -207,16 +208,41 @@ export interface UsersWithCapability {
   allAuthenticated: boolean;
 }
 
-/** The result of importing a role preset. */
+/** A part of a role that a reset or a preset import changes. */
+export type RolePart = "shortname" | "name" | "description" | "archetype" | "contextlevels" | "allow_assign" | "allow_override" | "allow_switch" | "allow_view" | "permissions";
+
+/** The result of importing a role preset or resetting a role. */
 export interface ImportReport {
   role: number;
   shortname: string;
+  /** A new role was added (else an existing one was updated). */
   created: boolean;
+  /** Definition rows whose value changed. */
   permissionsSet: number;
+  /** The parts of the role that changed. */
+  changed: RolePart[];
+  /** Capabilities the site does not have (skipped, as Moodle drops them). */
   unknownCapabilities: string[];
+  /** Role short names the site does not have (skipped). */
   unknownRoles: string[];
+  /** Level names or numbers that are not context levels (skipped). */
   unknownLevels: string[];
+  /** An archetype Capstan does not know (read as none, as Moodle's form does). */
+  unknownArchetype?: string;
 }
+
+/** Options of `exportPreset`. */
+export interface ExportPresetOptions {
+  /** Write `allowview` (default true; false for Moodle sites older than it, which refuse it). */
+  allowView?: boolean;
+}
+
+/** Where `resetRole` takes a role's parts from (Moodle's "Reset role" page). */
+export type ResetSource =
+  | { archetype: Archetype }
+  | { role: number }
+  | { preset: string }
+  | { nothing: true };
 
 /** An edit of a site (snake_case, as in the snapshot format). */
 export type EditOp =

@@ -243,3 +243,269 @@ fn tenant_archetypes_are_derived_from_the_manager() {
     assert!(site.roles[8].contextlevels == vec![ContextLevel::Tenant]);
     assert!(moodle::template("moodle-3.9").is_err());
 }
+
+/// Validates a document with libxml's `xmllint` (Debian's `libxml2-utils`, which
+/// `cargo xtask test` installs) against a schema; the error text when it does not.
+fn xmllint(schema: &Path, xml: &str, name: &str) -> Result<(), String> {
+    let dir = std::env::temp_dir().join(format!("capstan-preset-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(name);
+    std::fs::write(&file, xml).unwrap();
+    let out = std::process::Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(schema)
+        .arg(&file)
+        .output()
+        .expect("xmllint (apt-get install libxml2-utils; cargo xtask test installs it)");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+#[test]
+fn every_standard_role_round_trips_and_validates_against_both_schemas() {
+    use capstan_core::preset::{ExportOptions, parse_preset};
+    let schema = shared("presets/role_schema.xml");
+    let old_schema = shared("presets/moodle-moodle-29765e6e/role_schema.xml");
+    let engine = Engine::from_site(moodle::template("moodle-4.5").unwrap()).unwrap();
+    for r in engine.roles() {
+        let xml = engine.export_preset(r.id).unwrap();
+        assert_eq!(
+            xml.lines().count(),
+            2,
+            "declaration and one line, as Moodle writes"
+        );
+        // Every capability of the site once.
+        let p = parse_preset(&xml).unwrap();
+        assert_eq!(p.permissions.as_ref().unwrap().len(), 742);
+        xmllint(&schema, &xml, &format!("{}.xml", r.shortname))
+            .unwrap_or_else(|e| panic!("{}: {e}", r.shortname));
+        // An export with allowview is refused by the older schema; one without is accepted.
+        assert!(
+            xmllint(&old_schema, &xml, "old.xml").is_err(),
+            "{}",
+            r.shortname
+        );
+        let old = engine
+            .export_preset_with(r.id, ExportOptions { allow_view: false })
+            .unwrap();
+        xmllint(&old_schema, &old, &format!("{}-old.xml", r.shortname))
+            .unwrap_or_else(|e| panic!("{} (old schema): {e}", r.shortname));
+        // Import onto itself changes nothing; onto a copy of the site without the role's
+        // definition, it brings it back.
+        let mut same = engine.clone();
+        let report = same.import_preset(&xml, None).unwrap();
+        assert_eq!((report.permissions_set, report.changed.len()), (0, 0));
+        assert!(
+            same.site() == engine.site(),
+            "{}: import onto itself changed the site",
+            r.shortname
+        );
+        let (ops, _) = engine
+            .reset_role_ops(
+                r.id,
+                capstan_core::preset::ResetFrom::Nothing,
+                &capstan_core::preset::RolePart::ALL,
+            )
+            .unwrap();
+        let mut cleared = engine.clone();
+        cleared.apply_all(ops).unwrap();
+        cleared.import_preset(&xml, Some(r.id)).unwrap();
+        assert_eq!(cleared.role(r.id), engine.role(r.id), "{}", r.shortname);
+        let rows = |e: &Engine| {
+            let mut v: Vec<(u32, String, i32)> = e
+                .site()
+                .permissions
+                .into_iter()
+                .map(|p| (p.role.0, p.capability, p.permission.number()))
+                .collect();
+            v.sort();
+            v
+        };
+        assert!(
+            rows(&cleared) == rows(&engine),
+            "{}: definitions differ",
+            r.shortname
+        );
+        assert!(
+            cleared.export_preset(r.id).unwrap() == xml,
+            "{}",
+            r.shortname
+        );
+    }
+}
+
+#[test]
+fn the_schema_checks_of_the_reader_agree_with_xmllint() {
+    use capstan_core::preset::parse_preset;
+    let schema = shared("presets/role_schema.xml");
+    let engine = Engine::from_site(moodle::template("moodle-4.5").unwrap()).unwrap();
+    let xml = engine.export_preset(RoleId(5)).unwrap();
+    let fixture = std::fs::read_to_string(shared("presets/mixed_levels.xml")).unwrap();
+    let cases: Vec<(String, String)> = vec![
+        ("export".into(), xml.clone()),
+        ("fixture".into(), fixture.clone()),
+        (
+            "swapped".into(),
+            xml.replacen("<name/><description/>", "<description/><name/>", 1),
+        ),
+        ("twice".into(), xml.replacen("<name/>", "<name/><name/>", 1)),
+        (
+            "unknown".into(),
+            xml.replacen("<name/>", "<name/><colour/>", 1),
+        ),
+        (
+            "attribute".into(),
+            xml.replacen("<role>", "<role version=\"1\">", 1),
+        ),
+        (
+            "interleaved".into(),
+            xml.replacen(
+                "</permissions>",
+                "<inherit>moodle/site:config</inherit></permissions>",
+                1,
+            ),
+        ),
+        (
+            "child".into(),
+            xml.replacen("<name/>", "<name><b>x</b></name>", 1),
+        ),
+        (
+            "text".into(),
+            xml.replacen("<allowassign/>", "<allowassign>x</allowassign>", 1),
+        ),
+        (
+            "level".into(),
+            fixture.replacen("<level>40</level>", "<shortname>40</shortname>", 1),
+        ),
+        ("minimal".into(), "<role/>".into()),
+        (
+            "empty-permissions".into(),
+            "<role><permissions/></role>".into(),
+        ),
+    ];
+    for (name, doc) in cases {
+        let ours = parse_preset(&doc).map(|_| ());
+        let theirs = xmllint(&schema, &doc, &format!("{name}.xml"));
+        assert_eq!(
+            ours.is_ok(),
+            theirs.is_ok(),
+            "{name}: {ours:?} / {theirs:?}"
+        );
+    }
+}
+
+#[test]
+fn moodles_own_fixture_imports_to_its_three_levels() {
+    let fixture = std::fs::read_to_string(shared("presets/mixed_levels.xml")).unwrap();
+    let mut engine = Engine::from_site(moodle::template("moodle-4.5").unwrap()).unwrap();
+    let report = engine.import_preset(&fixture, None).unwrap();
+    assert!(report.created);
+    assert_eq!(report.role, RoleId(11));
+    assert_eq!(report.permissions_set, 4);
+    assert!(report.unknown_capabilities.is_empty() && report.unknown_roles.is_empty());
+    let role = engine.role(report.role).unwrap();
+    assert_eq!(
+        role.contextlevels,
+        vec![
+            ContextLevel::System,
+            ContextLevel::Coursecat,
+            ContextLevel::Course
+        ]
+    );
+    assert_eq!(role.allow_view, vec![RoleId(5)]);
+    assert_eq!(role.name, "");
+    assert_eq!(
+        engine.definition(report.role, "moodle/site:configview"),
+        Some(Permission::Allow)
+    );
+}
+
+#[test]
+fn viewable_roles_follow_allow_view() {
+    use capstan_core::{Assignment, ContextId, Source, Timestamp, User, UserId};
+    let mut site = moodle::template("moodle-4.5").unwrap();
+    site.contexts.push(capstan_core::Context {
+        id: ContextId(20),
+        level: ContextLevel::Course,
+        parent: Some(ContextId(3)),
+        tenant: None,
+        instance: None,
+        locked: false,
+        visible: true,
+        name: Some("Course".into()),
+    });
+    for (id, name) in [
+        (3, "manager"),
+        (4, "teacher"),
+        (5, "student"),
+        (6, "plain"),
+        (7, "gone"),
+    ] {
+        site.users.push(User {
+            id: UserId(id),
+            username: name.into(),
+            tenant: None,
+            participant_of: vec![],
+            deleted: id == 7,
+            suspended: false,
+            fullname: None,
+            email: None,
+            support_identifier: None,
+        });
+    }
+    let assign = |user, role, context| Assignment {
+        user: UserId(user),
+        role: RoleId(role),
+        context: ContextId(context),
+        from: None,
+        until: None,
+        source: Source::Manual,
+    };
+    site.assignments = vec![
+        assign(3, 1, 1),
+        assign(4, 3, 20),
+        assign(5, 5, 20),
+        assign(7, 1, 1),
+    ];
+    let e = Engine::from_site(site).unwrap();
+    let at = Timestamp::parse("2026-01-01T00:00:00Z").unwrap();
+    let ids = |user, ctx| -> Vec<u32> {
+        e.viewable_roles(UserId(user), ContextId(ctx), at)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.0)
+            .collect()
+    };
+    let all: Vec<u32> = (1..=10).collect();
+    assert_eq!(ids(2, 20), all, "the site admin sees every role");
+    assert_eq!(
+        ids(3, 20),
+        all,
+        "a manager at system: Moodle's default lists all"
+    );
+    assert_eq!(ids(4, 20), vec![2, 3, 4, 5], "a teacher in its course");
+    assert_eq!(ids(4, 1), Vec::<u32>::new(), "but not above it");
+    assert_eq!(
+        ids(5, 20),
+        vec![2, 3, 4, 5],
+        "a student, by Moodle's defaults"
+    );
+    assert_eq!(
+        ids(6, 20),
+        Vec::<u32>::new(),
+        "the default user role gives none"
+    );
+    assert_eq!(ids(7, 20), Vec::<u32>::new(), "deleted");
+    assert_eq!(ids(1, 20), Vec::<u32>::new(), "guest");
+    assert_eq!(ids(0, 20), Vec::<u32>::new(), "not logged in");
+    assert_eq!(
+        e.viewable_roles(UserId(4), ContextId(999), at)
+            .unwrap_err()
+            .code(),
+        "unknown_context"
+    );
+}

@@ -10,7 +10,8 @@ use axum::Json;
 use capstan_api::{
     AssignmentRef, CheckAnswer, CheckRequest, Decision, ErrorBody, ExplainAnswer, OverviewLine,
     OverviewRequest, PermissionLine, PermissionsRequest, Reach, RoleQuestion, UsersAnswer,
-    UsersRequest, VisibilityAnswer, VisibilityRequest, VisibleItem, VisibleItemsRequest, codes,
+    UsersRequest, ViewableRoles, ViewableRolesQuestion, VisibilityAnswer, VisibilityRequest,
+    VisibleItem, VisibleItemsRequest, codes,
 };
 use capstan_core::{CheckOptions, ContextId, QueryError, RoleId, UserId};
 
@@ -299,6 +300,35 @@ pub async fn can_switch(
 ) -> Result<Json<Decision>, ApiError> {
     let at = q.at.unwrap_or(caller.now);
     role_question(&caller, &q, |e, u, r, c| e.can_switch(u, r, c, at))
+}
+
+/// The roles a user may see in a context (Moodle's `get_viewable_roles`), in sort order.
+#[utoipa::path(post, path = "/api/v1/viewable-roles", tag = "questions",
+    security(("bearer" = [])),
+    request_body = ViewableRolesQuestion,
+    responses(
+        (status = 200, description = "the roles", body = ViewableRoles),
+        (status = 400, description = "malformed body", body = ErrorBody),
+        (status = 401, description = "not signed in", body = ErrorBody),
+        (status = 403, description = "may not ask about that user", body = ErrorBody),
+        (status = 404, description = "unknown context", body = ErrorBody),
+        (status = 413, description = "body too large", body = ErrorBody),
+    ))]
+pub async fn viewable_roles(
+    caller: Caller,
+    Body(q): Body<ViewableRolesQuestion>,
+) -> Result<Json<ViewableRoles>, ApiError> {
+    let (user, context) = (UserId(q.user), ContextId(q.context));
+    may_ask(&caller, user, context)?;
+    let at = q.at.unwrap_or(caller.now);
+    let roles = caller
+        .site
+        .engine
+        .viewable_roles(user, context, at)
+        .map_err(ApiError::from_query)?;
+    Ok(Json(ViewableRoles {
+        roles: roles.into_iter().map(|r| r.0).collect(),
+    }))
 }
 
 /// Every assignment whose role is not assignable at its context's level.

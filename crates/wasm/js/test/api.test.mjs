@@ -168,6 +168,39 @@ test("role presets round-trip; hostile XML is refused", () => {
   throwsCode(() => e.importPreset("<role><shortname>x</role>"), "malformed_xml");
 });
 
+test("Moodle 4.5 template: real defaults, presets as Moodle writes them, reset, viewable roles", () => {
+  const e = Engine.fromTemplate("moodle-4.5");
+  throwsCode(() => Engine.fromTemplate("moodle-1.9"), "unknown_template");
+  const snap = e.toObject();
+  assert.equal(snap.capabilities.length, 742);
+  assert.deepEqual(snap.roles.slice(0, 8).map((r) => r.shortname),
+    ["manager", "coursecreator", "editingteacher", "teacher", "student", "guest", "user", "frontpage"]);
+  // One line after the declaration, every capability once, `<name/>` for a standard role.
+  const xml = e.exportPreset(5);
+  assert.equal(xml.split("\n").length, 3);
+  assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<role><shortname>student<\/shortname><name\/><description\/><archetype>student<\/archetype>/);
+  assert.equal((xml.match(/<(inherit|allow|prevent|prohibit)>/g) || []).length, 742);
+  assert.doesNotMatch(e.exportPreset(5, { allowView: false }), /allowview/);
+  assert.match(xml, /<allowview\/>/);
+  const same = e.importPreset(xml);
+  assert.equal(same.permissionsSet, 0);
+  assert.deepEqual(same.changed, []);
+  // Reset the student role's permissions to the teacher archetype, and only them.
+  const before = e.toObject().roles[4];
+  const r = e.resetRole(5, { archetype: "teacher" }, ["permissions"]);
+  assert.deepEqual(r.changed, ["permissions"]);
+  assert.ok(r.permissionsSet > 10);
+  assert.deepEqual(e.toObject().roles[4], before);
+  assert.equal(e.capabilityOverview("moodle/grade:viewall", [5])[0].definition, "allow");
+  throwsCode(() => e.resetRole(5, { archetype: "wizard" }, ["permissions"]), "unknown_archetype");
+  throwsCode(() => e.resetRole(5, { nothing: true }, ["colour"]), "bad_part");
+  throwsCode(() => e.resetRole(99, { nothing: true }, ["name"]), "unknown_role");
+  // Viewable roles: the admin (user 2) sees all ten; the guest account none.
+  assert.deepEqual(e.viewableRoles(2, 1), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.deepEqual(e.viewableRoles(1, 1), []);
+  throwsCode(() => e.viewableRoles(2, 999), "unknown_context");
+});
+
 test("the public TypeScript surface has no `any`", async () => {
   const fs = await import("node:fs");
   const path = await import("node:path");
