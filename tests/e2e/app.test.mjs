@@ -81,7 +81,7 @@ test('create a role from an archetype, then reload keeps it', async () => {
   await page.waitForSelector('#roles-table');
   const row = page.locator('#roles-table tr[data-role=mentor]');
   assert.equal(await row.count(), 1);
-  assert.match(await row.innerText(), /Mentor\s+mentor\s+teacher/);
+  assert.match(await row.innerText(), /Mentor\s+mentor\s+Non-editing teacher \(teacher\)/);
   // The multilang name is text, never markup.
   assert.equal(await page.locator('#roles-table span[lang]').count(), 0);
   assert.deepEqual(page.errors, []);
@@ -198,6 +198,64 @@ test('export a preset XML and import it back as a new role; bad XML is refused',
   await page.waitForSelector('#notice.error');
   assert.match(await page.locator('#notice').innerText(), /error\[/);
   await shot(page, 'preset-import');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('start from Moodle 4.5 defaults: Moodle names, presets as Moodle writes them, reset with options, import asks first', async () => {
+  const { context, page } = await fresh('#/site');
+  const dialogs = [];
+  page.on('dialog', (d) => dialogs.push(d.message()));
+  await page.click('#load-moodle');
+  await page.waitForFunction(() => /742 capabilities/.test(document.querySelector('#site-summary')?.textContent ?? ''));
+  assert.match(await page.locator('#site-summary').innerText(), /Moodle 4\.5 defaults/);
+  await go(page, '#/roles');
+  await page.waitForSelector('#roles-table tr[data-role=teacher]');
+  // Standard roles have no stored name: Moodle's English names are shown.
+  assert.match(await page.locator('#roles-table tr[data-role=teacher]').innerText(), /^Non-editing teacher\s+teacher/);
+  assert.match(await page.locator('#roles-table tr[data-role=frontpage]').innerText(), /Authenticated user on site home/);
+  // Export: Moodle's exporter's bytes, named <shortname>.xml; without allowview on request.
+  const exportXml = async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('#roles-table tr[data-role=teacher] button', { hasText: 'Export XML' }).click(),
+    ]);
+    assert.equal(download.suggestedFilename(), 'teacher.xml');
+    const path = join(shots, 'moodle-teacher.xml');
+    await download.saveAs(path);
+    return readFileSync(path, 'utf8');
+  };
+  const xml = await exportXml();
+  assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<role><shortname>teacher<\/shortname><name\/><description\/><archetype>teacher<\/archetype><contextlevels><level>course<\/level><level>module<\/level><\/contextlevels>/);
+  assert.match(xml, /<allowview><shortname>coursecreator<\/shortname><shortname>editingteacher<\/shortname><shortname>teacher<\/shortname><shortname>student<\/shortname><\/allowview>/);
+  await page.check('#export-legacy');
+  assert.doesNotMatch(await exportXml(), /allowview/);
+  // Reset the non-editing teacher's permissions (only) from the student archetype.
+  await go(page, '#/roles/4');
+  await page.waitForSelector('#role-form');
+  await page.click('#reset-role');
+  await page.waitForSelector('#reset-panel');
+  await page.selectOption('#reset-source', 'a:student');
+  for (const part of ['archetype', 'contextlevels', 'allow_assign', 'allow_override', 'allow_switch', 'allow_view']) {
+    await page.uncheck(`#reset-${part}`);
+  }
+  await page.waitForFunction(() => /^This changes: Permissions \(\d+ capabilities\)\.$/.test(document.querySelector('#reset-impact')?.textContent ?? ''));
+  await shot(page, 'reset-role');
+  const cap = 'moodle/grade:viewall';
+  assert.equal(await page.locator(`#capability-table tr[data-cap="${cap}"] input[value=allow]`).isChecked(), true);
+  await page.click('#reset-apply');
+  await page.waitForSelector('#reset-panel', { state: 'detached' });
+  assert.equal(await page.locator(`#capability-table tr[data-cap="${cap}"] input[value=inherit]`).isChecked(), true);
+  assert.equal(await page.inputValue('#role-archetype'), 'teacher', 'the archetype was not reset');
+  // Importing the first export over the role asks first, naming what changes.
+  await go(page, '#/roles');
+  await page.waitForSelector('#roles-table');
+  await page.setInputFiles('#import-preset', join(shots, 'moodle-teacher.xml'));
+  await page.waitForFunction(() => /replaced role teacher/.test(document.querySelector('#notice')?.textContent ?? ''));
+  assert.match(dialogs.at(-1), /replaces parts of the existing role Non-editing teacher \(teacher\): permissions, \d+ capabilities change/);
+  await go(page, '#/roles/4');
+  await page.waitForSelector('#capability-table');
+  assert.equal(await page.locator(`#capability-table tr[data-cap="${cap}"] input[value=allow]`).isChecked(), true);
   assert.deepEqual(page.errors, []);
   await context.close();
 });

@@ -27,6 +27,11 @@ pub enum BaseKind {
     Demo,
     /// The large generated site (performance).
     Large,
+    /// A site from a core template (`moodle-4.5`: Moodle's real defaults), rebuilt from it.
+    Template {
+        /// The template's name.
+        name: String,
+    },
     /// A snapshot the admin imported (text in storage).
     Imported,
     /// The server's site at a revision (text in storage).
@@ -42,6 +47,8 @@ impl BaseKind {
         match self {
             BaseKind::Demo => "demo site".into(),
             BaseKind::Large => "large generated site".into(),
+            BaseKind::Template { name } if name == "moodle-4.5" => "Moodle 4.5 defaults".into(),
+            BaseKind::Template { name } => format!("template {name}"),
             BaseKind::Imported => "imported snapshot".into(),
             BaseKind::Server { revision } => format!("server, revision {revision}"),
         }
@@ -173,6 +180,12 @@ fn saved_session() -> Option<Session> {
         .and_then(|t| serde_json::from_str(&t).ok())
 }
 
+/// A site from a core template (`moodle-4.5`), compiled.
+pub fn template_engine(name: &str) -> Result<Engine, String> {
+    let site = capstan_core::moodle::template(name).map_err(|e| e.to_string())?;
+    Engine::from_site(site).map_err(|e| format!("{}: {e}", e.code()))
+}
+
 /// The demo site, compiled.
 pub fn demo_engine() -> Engine {
     // The demo site is valid by construction (a core test checks it).
@@ -230,6 +243,7 @@ fn build_base(
     match kind {
         BaseKind::Demo => Ok(demo_engine()),
         BaseKind::Large => large_engine(),
+        BaseKind::Template { name } => template_engine(name),
         BaseKind::Imported | BaseKind::Server { .. } => {
             let text = text.ok_or_else(|| "the stored snapshot is missing".to_string())?;
             let mut e = Engine::from_json(text).map_err(|e| format!("{}: {e}", e.code()))?;

@@ -16,12 +16,22 @@ pub fn role_name(e: &Engine, id: RoleId, lang: &str) -> String {
         .unwrap_or_else(|| format!("role {id}"))
 }
 
-/// A role's display name: its name, else its short name.
+/// A role's display name: its name, else Moodle's English name of a standard role (a fresh
+/// Moodle site stores none for them), else its short name.
 pub fn display_role(r: &Role, lang: &str) -> String {
     if r.name.trim().is_empty() {
-        r.shortname.clone()
+        capstan_core::moodle::role_display_name(r).to_string()
     } else {
         multilang::text_for(&r.name, lang)
+    }
+}
+
+/// An archetype for people: Moodle's name of its standard role and the archetype's own
+/// (`Non-editing teacher (teacher)`).
+pub fn archetype_label(a: capstan_core::Archetype) -> String {
+    match capstan_core::moodle::standard_role_name(a.name()) {
+        Some(n) => format!("{n} ({})", a.name()),
+        None => a.name().to_string(),
     }
 }
 

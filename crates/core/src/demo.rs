@@ -32,13 +32,14 @@ pub type DemoCapability = (
     &'static [Archetype],
 );
 
-/// Capabilities the server and the admin app consult besides those of the resolver.
+/// Capabilities the server and the admin app consult besides those of the resolver (the
+/// Moodle ones with Moodle's captype, level and risks).
 pub const ADMIN_CAPABILITIES: [DemoCapability; 3] = [
     (
         "moodle/role:manage",
         CapType::Write,
         ContextLevel::System,
-        &[Risk::Config, Risk::Managetrust],
+        &[Risk::Xss, Risk::Personal, Risk::Spam],
         &[Archetype::Manager],
     ),
     (
@@ -123,9 +124,59 @@ fn pick<'a>(list: &[&'a str], i: usize) -> &'a str {
     list.get(i % list.len().max(1)).copied().unwrap_or("")
 }
 
-/// The demo site: valid, deterministic, with real-looking names.
+/// Gives the generated site Moodle's real capabilities: a name that is Moodle's stays (with
+/// Moodle's captype, home level and risks); every other synthetic one becomes, in order, a
+/// Moodle capability not used yet of the same component, else of the same plugin type, else
+/// any; its rows follow it. Capstan's own (`capstan/…`) and the Totara capability the
+/// visibility rules read (`totara/program:viewhiddenprograms`) stay as they are.
+fn use_moodle_capabilities(site: &mut Site) {
+    use crate::moodle;
+    use std::collections::{BTreeSet, HashMap};
+    let keep = |n: &str| n.starts_with("capstan/") || n == "totara/program:viewhiddenprograms";
+    let mut used: BTreeSet<&'static str> = site
+        .capabilities
+        .iter()
+        .filter_map(|c| moodle::capability(&c.name).map(|m| m.name))
+        .collect();
+    let mut renames: HashMap<String, String> = HashMap::new();
+    for c in &mut site.capabilities {
+        if keep(&c.name) {
+            continue;
+        }
+        let real = match moodle::capability(&c.name) {
+            Some(m) => m,
+            None => {
+                let component = c.name.split(':').next().unwrap_or_default();
+                let kind = component.split('/').next().unwrap_or_default();
+                let free = |want: &dyn Fn(&str) -> bool| {
+                    moodle::capabilities()
+                        .iter()
+                        .find(|m| !used.contains(m.name) && want(m.name))
+                };
+                let Some(m) = free(&|n| n.split(':').next() == Some(component))
+                    .or_else(|| free(&|n| n.split('/').next() == Some(kind)))
+                    .or_else(|| free(&|_| true))
+                else {
+                    continue;
+                };
+                used.insert(m.name);
+                renames.insert(c.name.clone(), m.name.to_string());
+                m
+            }
+        };
+        *c = real.to_capability();
+    }
+    for p in &mut site.permissions {
+        if let Some(n) = renames.get(&p.capability) {
+            p.capability = n.clone();
+        }
+    }
+}
+
+/// The demo site: valid, deterministic, with real-looking names and Moodle's capabilities.
 pub fn demo_site() -> Site {
     let mut site = generate(&demo_options());
+    use_moodle_capabilities(&mut site);
     let system = site
         .contexts
         .iter()
@@ -133,12 +184,17 @@ pub fn demo_site() -> Site {
         .map(|c| c.id);
     for (name, captype, level, risks, allowed) in ADMIN_CAPABILITIES {
         site.capabilities.retain(|c| c.name != name);
-        site.capabilities.push(Capability {
-            name: name.to_string(),
-            captype,
-            contextlevel: level,
-            risks: risks.iter().copied().collect(),
-        });
+        // Moodle's own definition where the capability is Moodle's.
+        site.capabilities.push(
+            crate::moodle::capability(name)
+                .map(crate::moodle::MoodleCapability::to_capability)
+                .unwrap_or_else(|| Capability {
+                    name: name.to_string(),
+                    captype,
+                    contextlevel: level,
+                    risks: risks.iter().copied().collect(),
+                }),
+        );
         site.permissions.retain(|p| p.capability != name);
         let Some(system) = system else { continue };
         let rows: Vec<PermissionRow> = site
@@ -261,5 +317,14 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), site.users.len(), "usernames are unique");
         assert_eq!(demo_site(), site, "deterministic");
+        // Moodle's capabilities, with Moodle's captype, level and risks.
+        for c in &site.capabilities {
+            if c.name.starts_with("capstan/") || c.name.starts_with("totara/") {
+                continue;
+            }
+            let real = crate::moodle::capability(&c.name)
+                .unwrap_or_else(|| panic!("{} is not Moodle's", c.name));
+            assert_eq!(*c, real.to_capability());
+        }
     }
 }

@@ -1040,6 +1040,70 @@ impl Engine {
         Ok((ops, report))
     }
 
+    /// The edits of Moodle's "Add a new role" based on an archetype: a role `id` with the
+    /// short name and name given, the archetype's default context levels and allow lists (to
+    /// the site's roles of the archetypes Moodle lists, itself included where its own
+    /// archetype is listed) and the archetype's Moodle defaults as its definition.
+    pub fn new_role_from_archetype_ops(
+        &self,
+        id: RoleId,
+        shortname: &str,
+        name: &str,
+        a: Archetype,
+    ) -> Vec<EditOp> {
+        let allow = |k: AllowKind| -> Vec<u32> {
+            let targets = moodle::default_allows(k, a);
+            let mut v: Vec<u32> = self
+                .roles()
+                .iter()
+                .filter(|r| r.archetype.is_some_and(|x| targets.contains(&x)))
+                .map(|r| r.id.0)
+                .collect();
+            if targets.contains(&a) {
+                v.push(id.0);
+            }
+            v.sort_unstable();
+            v.dedup();
+            v
+        };
+        let sortorder = self
+            .roles()
+            .iter()
+            .filter_map(|r| r.sortorder)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(1);
+        let mut ops = vec![EditOp::PutRole {
+            role: RoleDoc {
+                id: id.0,
+                shortname: shortname.to_string(),
+                name: Some(name.to_string()),
+                description: None,
+                archetype: Some(a),
+                contextlevels: Some(moodle::default_contextlevels(a).to_vec()),
+                sortorder: Some(sortorder),
+                allow_assign: Some(allow(AllowKind::Assign)),
+                allow_override: Some(allow(AllowKind::Override)),
+                allow_switch: Some(allow(AllowKind::Switch)),
+                allow_view: Some(allow(AllowKind::View)),
+            },
+        }];
+        let system = self.system_context();
+        for c in self.capabilities() {
+            if let Some(p) =
+                moodle::capability(&c.name).and_then(|m| moodle::archetype_default(m, a))
+            {
+                ops.push(EditOp::SetPermission {
+                    role: id,
+                    context: system,
+                    capability: c.name.clone(),
+                    permission: Some(p),
+                });
+            }
+        }
+        ops
+    }
+
     /// The edits of Moodle's "Reset role": the chosen `parts` of `role` take their value from
     /// `from`. An archetype or another role replaces the whole definition (every capability the
     /// source does not set is cleared); a preset changes the capabilities it lists, as an

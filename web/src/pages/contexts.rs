@@ -2,7 +2,7 @@
 //! (with the "why" panel) and Switch role preview.
 
 use crate::pages::heatmap::{LivePreview, role_values};
-use crate::pages::roles::ordered_roles;
+use crate::pages::roles::listed_roles;
 use crate::route::use_router;
 use crate::store::{now, use_store};
 use crate::ui::{
@@ -208,7 +208,7 @@ fn AssignRoles(ctx: ContextId) -> impl IntoView {
             let level = e.context(ctx).map(|c| c.level);
             let at = now();
             let here = e.assignments_at(ctx);
-            ordered_roles(e)
+            listed_roles(e, actor, ctx)
                 .into_iter()
                 .filter(|r| level.is_some_and(|l| r.contextlevels.contains(&l)))
                 .map(|r| {
@@ -396,7 +396,7 @@ fn Overrides(ctx: ContextId) -> impl IntoView {
         store.with(|e| {
             let at = now();
             let here = e.overrides_in(ctx);
-            ordered_roles(e)
+            listed_roles(e, actor, ctx)
                 .into_iter()
                 .map(|r| {
                     let n = here.iter().filter(|o| o.role == r.id).count();
@@ -672,8 +672,9 @@ fn SwitchPreview(ctx: ContextId) -> impl IntoView {
     let lang = store.lang;
     let role = Memo::new(move |_| router.loc.with(|l| l.num("role")).map(RoleId));
     let roles = Memo::new(move |_| {
+        let actor = UserId(store.actor.get());
         store.with(|e| {
-            ordered_roles(e)
+            listed_roles(e, actor, ctx)
                 .into_iter()
                 .map(|r| (r.id.0, display_role(&r, &lang.get())))
                 .collect::<Vec<_>>()

@@ -70,7 +70,7 @@ pub fn HeatMap(
         store.with(|e| {
             let ctx = context.get().unwrap_or_else(|| e.system_context());
             let values = role_values(e, ctx);
-            let roles = crate::pages::roles::ordered_roles(e);
+            let roles = crate::pages::roles::listed_roles(e, UserId(store.actor.get()), ctx);
             let caps: Vec<String> = e.capabilities().iter().map(|c| c.name.clone()).collect();
             let rows: Vec<(RoleId, String, Vec<u8>, usize)> = roles
                 .iter()

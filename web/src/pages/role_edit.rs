@@ -6,7 +6,10 @@ use crate::pages::heatmap::LivePreview;
 use crate::pages::roles::{duplicate_ops, next_role_id};
 use crate::route::use_router;
 use crate::store::use_store;
-use crate::ui::{PERMISSIONS, Risks, display_role, permission_key, permission_label};
+use crate::ui::{
+    PERMISSIONS, Risks, archetype_label, display_role, permission_key, permission_label,
+};
+use capstan_core::preset::{ResetFrom, RolePart};
 use capstan_core::snapshot::RoleDoc;
 use capstan_core::validate::is_valid_shortname;
 use capstan_core::{Archetype, Capability, ContextLevel, EditOp, Engine, Role, RoleId};
@@ -15,33 +18,6 @@ use leptos::prelude::*;
 /// The component of a capability (`mod/forum` of `mod/forum:replypost`).
 pub fn component_of(cap: &str) -> &str {
     cap.split_once(':').map(|(c, _)| c).unwrap_or(cap)
-}
-
-/// The standard role of an archetype on this site (the role whose short name is the
-/// archetype's name, else the first role of that archetype): what "reset" copies.
-pub fn standard_role(e: &Engine, a: Archetype) -> Option<Role> {
-    e.roles()
-        .iter()
-        .find(|r| r.shortname == a.name() && r.archetype == Some(a))
-        .or_else(|| e.roles().iter().find(|r| r.archetype == Some(a)))
-        .cloned()
-}
-
-/// The ops that make `target`'s definition equal `source`'s.
-pub fn copy_definition_ops(e: &Engine, source: RoleId, target: RoleId) -> Vec<EditOp> {
-    let system = e.system_context();
-    e.capabilities()
-        .iter()
-        .filter_map(|c| {
-            let want = e.definition(source, &c.name);
-            (e.definition(target, &c.name) != want).then(|| EditOp::SetPermission {
-                role: target,
-                context: system,
-                capability: c.name.clone(),
-                permission: want,
-            })
-        })
-        .collect()
 }
 
 /// Add a new role, based on an archetype or on another role.
@@ -78,37 +54,27 @@ pub fn NewRole() -> impl IntoView {
                 return Err(format!("The short name {short} is already used."));
             }
             let id = next_role_id(e);
-            let source = if let Some(a) = b.strip_prefix("a:") {
-                let arch =
-                    Archetype::from_name(a).ok_or_else(|| format!("unknown archetype {a}"))?;
-                let mut template = standard_role(e, arch).unwrap_or(Role {
-                    id,
-                    shortname: short.clone(),
-                    name: String::new(),
-                    description: String::new(),
-                    archetype: Some(arch),
-                    contextlevels: Vec::new(),
-                    sortorder: None,
-                    allow_assign: Vec::new(),
-                    allow_override: Vec::new(),
-                    allow_switch: Vec::new(),
-                    allow_view: Vec::new(),
-                });
-                template.archetype = Some(arch);
-                template
-            } else {
-                let rid = b
-                    .parse::<u32>()
-                    .map_err(|_| "choose what to base the role on".to_string())?;
-                e.role(RoleId(rid))
-                    .cloned()
-                    .ok_or_else(|| format!("unknown role {rid}"))?
-            };
             let display = if display.trim().is_empty() {
                 short.clone()
             } else {
                 display.clone()
             };
+            if let Some(a) = b.strip_prefix("a:") {
+                // Moodle's defaults of the archetype: levels, allow lists, definition.
+                let arch =
+                    Archetype::from_name(a).ok_or_else(|| format!("unknown archetype {a}"))?;
+                return Ok((
+                    id,
+                    e.new_role_from_archetype_ops(id, &short, &display, arch),
+                ));
+            }
+            let rid = b
+                .parse::<u32>()
+                .map_err(|_| "choose what to base the role on".to_string())?;
+            let source = e
+                .role(RoleId(rid))
+                .cloned()
+                .ok_or_else(|| format!("unknown role {rid}"))?;
             Ok((id, duplicate_ops(e, &source, id, &short, &display)))
         });
         match made {
@@ -125,13 +91,13 @@ pub fn NewRole() -> impl IntoView {
         <form class="form" on:submit=create id="new-role-form">
             <label for="base">"Based on"</label>
             <select id="base" on:change=move |ev| base.set(event_target_value(&ev))>
-                <optgroup label="Archetype (its standard definition)">
+                <optgroup label="Archetype (Moodle 4.5 defaults)">
                     {Archetype::ALL
                         .into_iter()
                         .map(|a| {
                             let v = format!("a:{}", a.name());
                             let v2 = v.clone();
-                            view! { <option value=v selected=move || base.get() == v2>{a.name()}</option> }
+                            view! { <option value=v selected=move || base.get() == v2>{archetype_label(a)}</option> }
                         })
                         .collect_view()}
                 </optgroup>
@@ -236,37 +202,7 @@ fn RoleForm(
             &format!("saved role {}", shortname.get_untracked()),
         );
     };
-    let reset = move |_| {
-        let arch = Archetype::from_name(&archetype.get_untracked());
-        let Some(arch) = arch else {
-            store.say(false, "this role has no archetype to reset to");
-            return;
-        };
-        let ops = store.with_untracked(|e| match standard_role(e, arch) {
-            Some(src) if src.id != id => Ok(copy_definition_ops(e, src.id, id)),
-            Some(_) => Err(
-                "this is the archetype's standard role: there is nothing to reset it to"
-                    .to_string(),
-            ),
-            None => Err(format!("no role of archetype {} on this site", arch.name())),
-        });
-        match ops {
-            Ok(ops) if ops.is_empty() => store.say(true, "already the archetype's definition"),
-            Ok(ops) => {
-                let ok = window()
-                    .confirm_with_message(&format!(
-                        "Reset {} capabilities to the {} archetype?",
-                        ops.len(),
-                        arch.name()
-                    ))
-                    .unwrap_or(false);
-                if ok {
-                    let _ = store.apply(ops, &format!("reset to archetype {}", arch.name()));
-                }
-            }
-            Err(msg) => store.say(false, msg),
-        }
-    };
+    let resetting = RwSignal::new(false);
     view! {
         <h1>"Edit role: " {move || crate::multilang::text_for(&name.get(), &lang.get())}</h1>
         <form class="form role-form" on:submit=save id="role-form">
@@ -290,7 +226,7 @@ fn RoleForm(
                 <option value="" selected=move || archetype.get().is_empty()>"None"</option>
                 {Archetype::ALL
                     .into_iter()
-                    .map(|a| view! { <option value=a.name() selected=move || archetype.get() == a.name()>{a.name()}</option> })
+                    .map(|a| view! { <option value=a.name() selected=move || archetype.get() == a.name()>{archetype_label(a)}</option> })
                     .collect_view()}
             </select>
             <fieldset class="levels">
@@ -324,10 +260,196 @@ fn RoleForm(
             </fieldset>
             <div class="form-actions">
                 <button type="submit" class="primary" id="save-role">"Save changes"</button>
-                <button type="button" on:click=reset id="reset-role">"Reset to archetype"</button>
+                <button type="button" on:click=move |_| resetting.update(|v| *v = !*v) id="reset-role" aria-expanded=move || resetting.get().to_string()>"Reset role…"</button>
                 <a class="button" href="#/roles">"Back to roles"</a>
             </div>
         </form>
+        {move || resetting.get().then(|| view! { <ResetPanel role=id archetype=role.archetype on_done=Callback::new(move |_| resetting.set(false))/> })}
+    }
+}
+
+/// Moodle's "Reset role": where the parts come from, which parts, what will change, then
+/// confirm.
+#[component]
+fn ResetPanel(
+    /// The role.
+    role: RoleId,
+    /// Its archetype when the panel opened (the default source).
+    archetype: Option<Archetype>,
+    /// Closes the panel.
+    on_done: Callback<()>,
+) -> impl IntoView {
+    let store = use_store();
+    let lang = store.lang;
+    let source = RwSignal::new(
+        archetype
+            .map(|a| format!("a:{}", a.name()))
+            .unwrap_or_else(|| "nothing".into()),
+    );
+    let preset = RwSignal::new(None::<(String, String)>);
+    // Moodle's reset page ticks everything but the names.
+    let parts = RwSignal::new(
+        RolePart::ALL
+            .into_iter()
+            .filter(|p| {
+                !matches!(
+                    p,
+                    RolePart::Shortname | RolePart::Name | RolePart::Description
+                )
+            })
+            .collect::<Vec<_>>(),
+    );
+    let roles = Memo::new(move |_| store.with(crate::pages::roles::ordered_roles));
+    let plan = Memo::new(move |_| {
+        let src = source.get();
+        let chosen = parts.get();
+        let file = preset.get();
+        store.with(|e| {
+            let from = if let Some(a) = src.strip_prefix("a:") {
+                ResetFrom::Archetype(Archetype::from_name(a).ok_or("unknown archetype")?)
+            } else if let Some(r) = src.strip_prefix("r:") {
+                ResetFrom::Role(RoleId(r.parse().map_err(|_| "unknown role")?))
+            } else if src == "preset" {
+                match &file {
+                    Some((_, xml)) => ResetFrom::Preset(xml),
+                    None => return Err("choose a preset file".to_string()),
+                }
+            } else {
+                ResetFrom::Nothing
+            };
+            e.reset_role_ops(role, from, &chosen)
+                .map_err(|err| format!("{err} (error[{}])", err.code()))
+        })
+    });
+    let on_file = move |ev: leptos::ev::Event| {
+        crate::ui::read_file(&ev, move |name, xml| {
+            preset.set(Some((name, xml)));
+            source.set("preset".into());
+        });
+    };
+    let apply = move |_| {
+        let Ok((ops, report)) = plan.get_untracked() else {
+            return;
+        };
+        if ops.is_empty() {
+            store.say(true, "nothing to change: the role already has these values");
+            on_done.run(());
+            return;
+        }
+        if store
+            .apply(ops, &format!("reset role {}", report.shortname))
+            .is_ok()
+        {
+            on_done.run(());
+        }
+    };
+    view! {
+        <section class="panel" id="reset-panel" aria-labelledby="reset-title">
+            <h2 id="reset-title">"Reset role"</h2>
+            <label for="reset-source">"Use role or archetype"</label>
+            <select id="reset-source" on:change=move |ev| source.set(event_target_value(&ev))>
+                <option value="nothing" selected=move || source.get() == "nothing">"No role (clear the chosen parts)"</option>
+                <optgroup label="Archetype (Moodle 4.5 defaults)">
+                    {Archetype::ALL
+                        .into_iter()
+                        .map(|a| {
+                            let v = format!("a:{}", a.name());
+                            let v2 = v.clone();
+                            view! { <option value=v selected=move || source.get() == v2>{archetype_label(a)}</option> }
+                        })
+                        .collect_view()}
+                </optgroup>
+                <optgroup label="Another role">
+                    {move || {
+                        roles
+                            .get()
+                            .into_iter()
+                            .filter(|r| r.id != role)
+                            .map(|r| {
+                                let v = format!("r:{}", r.id);
+                                let v2 = v.clone();
+                                view! { <option value=v selected=move || source.get() == v2>{display_role(&r, &lang.get())}</option> }
+                            })
+                            .collect_view()
+                    }}
+                </optgroup>
+                <option value="preset" selected=move || source.get() == "preset">"A preset file"</option>
+            </select>
+            <label class="button file">
+                {move || preset.get().map(|(n, _)| format!("Preset: {n}")).unwrap_or_else(|| "Choose a preset file…".into())}
+                <input type="file" accept=".xml,application/xml,text/xml" id="reset-preset" on:change=on_file/>
+            </label>
+            <fieldset class="levels" id="reset-parts">
+                <legend>"What to reset"</legend>
+                {RolePart::ALL
+                    .into_iter()
+                    .map(|p| {
+                        let idv = format!("reset-{}", p.name());
+                        let idv2 = idv.clone();
+                        view! {
+                            <label for=idv2 class="inline">
+                                <input
+                                    type="checkbox"
+                                    id=idv
+                                    prop:checked=move || parts.get().contains(&p)
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        parts.update(|v| {
+                                            v.retain(|x| *x != p);
+                                            if on {
+                                                v.push(p);
+                                            }
+                                        });
+                                    }
+                                />
+                                {part_label(p)}
+                            </label>
+                        }
+                    })
+                    .collect_view()}
+            </fieldset>
+            <p id="reset-impact" role="status">
+                {move || match plan.get() {
+                    Err(m) => m,
+                    Ok((_, r)) if r.changed.is_empty() => "Nothing would change.".to_string(),
+                    Ok((_, r)) => {
+                        let parts: Vec<&str> = r.changed.iter().map(|p| part_label(*p)).collect();
+                        let mut text = format!("This changes: {}", parts.join(", "));
+                        if r.permissions_set > 0 {
+                            text.push_str(&format!(" ({} capabilities)", r.permissions_set));
+                        }
+                        if !r.unknown_capabilities.is_empty() {
+                            text.push_str(&format!(
+                                "; {} capabilities of the preset are not on this site and are skipped",
+                                r.unknown_capabilities.len()
+                            ));
+                        }
+                        text + "."
+                    }
+                }}
+            </p>
+            <div class="form-actions">
+                <button type="button" class="primary" id="reset-apply" on:click=apply
+                    disabled=move || !matches!(plan.get(), Ok((ref ops, _)) if !ops.is_empty())>"Reset"</button>
+                <button type="button" on:click=move |_| on_done.run(())>"Cancel"</button>
+            </div>
+        </section>
+    }
+}
+
+/// A role part as Moodle's reset page names it.
+fn part_label(p: RolePart) -> &'static str {
+    match p {
+        RolePart::Shortname => "Short name",
+        RolePart::Name => "Custom full name",
+        RolePart::Description => "Custom description",
+        RolePart::Archetype => "Role archetype",
+        RolePart::Contextlevels => "Context types where this role may be assigned",
+        RolePart::AllowAssign => "Allow role assignments",
+        RolePart::AllowOverride => "Allow role overrides",
+        RolePart::AllowSwitch => "Allow role switches",
+        RolePart::AllowView => "Allow role to view",
+        RolePart::Permissions => "Permissions",
     }
 }
 

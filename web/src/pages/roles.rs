@@ -5,7 +5,7 @@ use crate::route::use_router;
 use crate::store::{Store, use_store};
 use crate::ui::{Tabs, display_role, download, read_file};
 use capstan_core::snapshot::RoleDoc;
-use capstan_core::{EditOp, Engine, Role, RoleId};
+use capstan_core::{ContextId, EditOp, Engine, Role, RoleId, UserId};
 use leptos::prelude::*;
 
 /// Roles in display order (sort order, then id).
@@ -13,6 +13,22 @@ pub fn ordered_roles(e: &Engine) -> Vec<Role> {
     let mut v = e.roles().to_vec();
     v.sort_by_key(|r| (r.sortorder.unwrap_or(i64::MAX), r.id.0));
     v
+}
+
+/// The roles listed to the acting user in `ctx`: every role for a site admin (or when no one
+/// is acting), else the roles it may see there (Moodle's "Allow role to view",
+/// `get_viewable_roles`), in sort order.
+pub fn listed_roles(e: &Engine, actor: UserId, ctx: ContextId) -> Vec<Role> {
+    if actor.0 == 0 || e.is_site_admin(actor) {
+        return ordered_roles(e);
+    }
+    let ids = e
+        .viewable_roles(actor, ctx, crate::store::now())
+        .unwrap_or_default();
+    ordered_roles(e)
+        .into_iter()
+        .filter(|r| ids.contains(&r.id))
+        .collect()
 }
 
 /// The ops that copy a role under a new id and short name.
@@ -170,13 +186,20 @@ fn RoleList() -> impl IntoView {
             router.go(&format!("#/roles/{}", ops.0));
         }
     };
-    let export = move |r: Role| match store.with_untracked(|e| e.export_preset(r.id)) {
-        Ok(xml) => {
-            if let Err(e) = download(&format!("{}.xml", r.shortname), "application/xml", &xml) {
-                store.say(false, e);
+    let legacy = RwSignal::new(false);
+    let export = move |r: Role| {
+        let opts = capstan_core::preset::ExportOptions {
+            allow_view: !legacy.get_untracked(),
+        };
+        match store.with_untracked(|e| e.export_preset_with(r.id, opts)) {
+            Ok(xml) => {
+                let file = capstan_core::preset::preset_file_name(&r.shortname);
+                if let Err(e) = download(&file, "application/xml", &xml) {
+                    store.say(false, e);
+                }
             }
+            Err(e) => store.say(false, format!("export refused: {e} (error[{}])", e.code())),
         }
-        Err(e) => store.say(false, format!("export refused: {e} (error[{}])", e.code())),
     };
     let import = move |ev: leptos::ev::Event| {
         read_file(&ev, move |name, xml| import_preset(store, &name, &xml));
@@ -187,6 +210,10 @@ fn RoleList() -> impl IntoView {
             <label class="button file">
                 "Import preset XML…"
                 <input type="file" accept=".xml,application/xml,text/xml" id="import-preset" on:change=import/>
+            </label>
+            <label for="export-legacy" class="inline" title="Moodle sites older than the 'Allow role to view' setting refuse a preset that has it">
+                <input type="checkbox" id="export-legacy" prop:checked=move || legacy.get() on:change=move |ev| legacy.set(event_target_checked(&ev))/>
+                "Export for older Moodle sites (without allowview)"
             </label>
         </div>
         <table class="grid" id="roles-table">
@@ -213,7 +240,7 @@ fn RoleList() -> impl IntoView {
                                 <tr data-role=r.shortname.clone()>
                                     <td><a href=format!("#/roles/{}", r.id)>{name.clone()}</a></td>
                                     <td><code>{r.shortname.clone()}</code></td>
-                                    <td>{r.archetype.map(|a| a.name()).unwrap_or("none")}</td>
+                                    <td>{r.archetype.map(crate::ui::archetype_label).unwrap_or_else(|| "none".into())}</td>
                                     <td>{r.contextlevels.iter().map(|l| l.name()).collect::<Vec<_>>().join(", ")}</td>
                                     <td class="row-actions">
                                         <button on:click=move |_| move_role(i, true) disabled=i == 0 aria-label=format!("Move {name} up")>"↑"</button>
@@ -233,12 +260,74 @@ fn RoleList() -> impl IntoView {
     }
 }
 
-/// Imports a preset file: a role with the same short name is replaced, otherwise one is made.
+/// Imports a preset file: a role with the same short name is replaced (after the admin
+/// confirms what changes), otherwise one is made.
 pub fn import_preset(store: Store, file: &str, xml: &str) {
     match store.with_untracked(|e| e.preset_ops(xml, None)) {
         Ok((ops, report)) => {
+            let mut skipped = Vec::new();
+            if !report.unknown_capabilities.is_empty() {
+                skipped.push(format!(
+                    "capabilities not on this site, skipped: {}",
+                    report.unknown_capabilities.join(", ")
+                ));
+            }
+            if !report.unknown_roles.is_empty() {
+                skipped.push(format!(
+                    "unknown roles in allow lists, skipped: {}",
+                    report.unknown_roles.join(", ")
+                ));
+            }
+            if !report.unknown_levels.is_empty() {
+                skipped.push(format!(
+                    "unknown context levels, skipped: {}",
+                    report.unknown_levels.join(", ")
+                ));
+            }
+            if let Some(a) = &report.unknown_archetype {
+                skipped.push(format!("unknown archetype {a}, read as none"));
+            }
+            let skipped = if skipped.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", skipped.join("; "))
+            };
+            if ops.is_empty() {
+                store.say(
+                    true,
+                    format!(
+                        "{file}: role {} already matches the preset{skipped}",
+                        report.shortname
+                    ),
+                );
+                return;
+            }
+            if !report.created {
+                let name = store.with_untracked(|e| {
+                    e.role(report.role)
+                        .map(|r| display_role(r, "en"))
+                        .unwrap_or_default()
+                });
+                let parts: Vec<&str> = report.changed.iter().map(|p| p.name()).collect();
+                let ok = window()
+                    .confirm_with_message(&format!(
+                        "{file} replaces parts of the existing role {name} ({}): {}{}. Continue?",
+                        report.shortname,
+                        parts.join(", "),
+                        if report.permissions_set > 0 {
+                            format!(", {} capabilities change", report.permissions_set)
+                        } else {
+                            String::new()
+                        }
+                    ))
+                    .unwrap_or(false);
+                if !ok {
+                    store.say(true, format!("{file}: not imported"));
+                    return;
+                }
+            }
             let what = format!(
-                "{} role {} from {file}: {} permissions{}{}",
+                "{} role {} from {file}: {} permissions{skipped}",
                 if report.created {
                     "created"
                 } else {
@@ -246,22 +335,6 @@ pub fn import_preset(store: Store, file: &str, xml: &str) {
                 },
                 report.shortname,
                 report.permissions_set,
-                if report.unknown_capabilities.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; capabilities not on this site, skipped: {}",
-                        report.unknown_capabilities.join(", ")
-                    )
-                },
-                if report.unknown_roles.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; unknown roles in allow lists: {}",
-                        report.unknown_roles.join(", ")
-                    )
-                },
             );
             let _ = store.apply(ops, &what);
         }

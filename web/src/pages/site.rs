@@ -1,7 +1,7 @@
 //! Site data: where the site comes from (demo, large generated site, imported snapshot,
 //! server), snapshot import/export, the server connection and sync with conflict resolution.
 
-use crate::store::{BaseKind, demo_engine, large_engine, perf_now, use_store};
+use crate::store::{BaseKind, demo_engine, large_engine, perf_now, template_engine, use_store};
 use crate::sync::{login, logout, pull, push, use_sync};
 use crate::ui::{download, read_file};
 use capstan_core::Engine;
@@ -60,6 +60,25 @@ pub fn SiteData() -> impl IntoView {
             store.say(true, "demo site loaded");
         }
     };
+    let load_moodle = move |_| {
+        if confirm(
+            "Replace the site in this browser with a fresh Moodle 4.5 site (its 741 capabilities and standard roles with their real defaults)? Unsynced edits are lost.",
+        ) {
+            match template_engine("moodle-4.5") {
+                Ok(e) => {
+                    let _ = store.replace_base(
+                        BaseKind::Template {
+                            name: "moodle-4.5".into(),
+                        },
+                        e,
+                        None,
+                    );
+                    store.say(true, "a fresh Moodle 4.5 site is loaded");
+                }
+                Err(m) => store.say(false, m),
+            }
+        }
+    };
     let load_large = move |_| {
         if confirm(
             "Load the large generated site (100,000 contexts, 5,000 users)? Unsynced edits are lost.",
@@ -109,6 +128,7 @@ pub fn SiteData() -> impl IntoView {
             <button id="export-site" on:click=export>"Export snapshot JSON"</button>
             <label class="button file">"Import snapshot JSON…"<input type="file" accept=".json,application/json" id="import-site" on:change=import/></label>
             <button id="load-demo" on:click=load_demo>"Load the demo site"</button>
+            <button id="load-moodle" on:click=load_moodle title="Moodle 4.5.6's capabilities, standard roles, allow matrices and settings, as a fresh install has them">"Start from Moodle 4.5 defaults"</button>
             <button id="load-large" on:click=load_large>"Load the large site"</button>
         </div>
         <h2>"Server"</h2>

@@ -509,3 +509,35 @@ fn viewable_roles_follow_allow_view() {
         "unknown_context"
     );
 }
+
+#[test]
+fn a_new_role_from_an_archetype_takes_moodles_defaults() {
+    let mut e = Engine::from_site(moodle::template("moodle-4.5").unwrap()).unwrap();
+    let ops = e.new_role_from_archetype_ops(RoleId(11), "tutor", "Tutor", Archetype::Teacher);
+    e.apply_all(ops).unwrap();
+    let tutor = e.role(RoleId(11)).unwrap().clone();
+    assert_eq!(
+        tutor.contextlevels,
+        vec![ContextLevel::Course, ContextLevel::Module]
+    );
+    assert_eq!(tutor.allow_switch, vec![RoleId(5), RoleId(6)]);
+    assert_eq!(
+        tutor.allow_view,
+        vec![RoleId(2), RoleId(3), RoleId(4), RoleId(5), RoleId(11)],
+        "as a teacher views teachers, it views itself"
+    );
+    let defaults = moodle::archetype_defaults(Archetype::Teacher);
+    for c in e.capabilities() {
+        let want = defaults.iter().find(|(n, _)| *n == c.name).map(|(_, p)| *p);
+        assert_eq!(e.definition(RoleId(11), &c.name), want, "{}", c.name);
+    }
+    // A manager-based role may assign and view itself, as the standard manager does.
+    let ops = e.new_role_from_archetype_ops(RoleId(12), "boss", "Boss", Archetype::Manager);
+    e.apply_all(ops).unwrap();
+    assert!(
+        e.role(RoleId(12))
+            .unwrap()
+            .allow_assign
+            .contains(&RoleId(12))
+    );
+}

@@ -760,3 +760,138 @@ fn snapshots_travel_gzipped_to_clients_that_take_it() {
         .unwrap();
     assert!(text.contains("\"bundle\""));
 }
+
+#[test]
+fn presets_as_moodle_writes_them_reset_and_viewable_roles_over_rest() {
+    let s = Server::start("reset", Some(tenants_fixture()));
+    let admin = s.login("admin", "admin-pass-1");
+    let r = s.get("/api/v1/roles/5/preset?allowview=false", &admin);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.header("content-disposition"),
+        Some("attachment; filename=\"student.xml\"")
+    );
+    assert!(r.text.starts_with(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<role><shortname>student</shortname>"
+    ));
+    assert!(!r.text.contains("allowview"));
+    assert_eq!(
+        s.get("/api/v1/roles/5/preset?colour=red", &admin).status,
+        400
+    );
+    // Importing a role's own export changes nothing and makes no revision.
+    let xml = s.get("/api/v1/roles/5/preset", &admin).text;
+    let before = s.revision();
+    let r = s.raw(
+        "POST",
+        "/api/v1/presets",
+        Some(&admin),
+        Some(("application/xml", xml)),
+        &[],
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        (r.body["revision"].as_u64(), &r.body["changed"]),
+        (Some(before), &json!([]))
+    );
+    assert_eq!(s.revision(), before);
+    // Reset the student role's permissions from Moodle's teacher archetype: one revision.
+    let r = s.post(
+        "/api/v1/roles/5/reset",
+        &admin,
+        json!({"from": {"archetype": "teacher"}, "parts": ["permissions"]}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["changed"], json!(["permissions"]));
+    assert_eq!(r.body["revision"].as_u64(), Some(before + 1));
+    let site = s.get("/api/v1/site", &admin);
+    let student = site.body["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == 5)
+        .unwrap()
+        .clone();
+    assert_eq!(
+        student["archetype"], "student",
+        "only the permissions changed"
+    );
+    // Refusals change nothing.
+    let now = s.revision();
+    for (body, status, code) in [
+        (
+            json!({"from": {"archetype": "wizard"}, "parts": ["permissions"]}),
+            400,
+            "unknown_archetype",
+        ),
+        (
+            json!({"from": {"nothing": true}, "parts": ["colour"]}),
+            400,
+            "malformed_json",
+        ),
+        (
+            json!({"from": {"preset": "<role><bad/></role>"}, "parts": ["name"]}),
+            400,
+            "invalid_preset",
+        ),
+        (
+            json!({"from": {"role": 99}, "parts": ["name"]}),
+            404,
+            "unknown_role",
+        ),
+        (
+            json!({"from": "somewhere", "parts": []}),
+            400,
+            "malformed_json",
+        ),
+    ] {
+        let r = s.post("/api/v1/roles/5/reset", &admin, body.clone());
+        assert_eq!((r.status, r.code()), (status, code), "{body}: {}", r.text);
+    }
+    assert_eq!(
+        s.post(
+            "/api/v1/roles/99/reset",
+            &admin,
+            json!({"from": {"nothing": true}, "parts": ["name"]})
+        )
+        .status,
+        404
+    );
+    // A learner may not reset roles.
+    set_password(&s, &admin, 12, "student1-pass");
+    let learner = s.login("student1", "student1-pass");
+    let r = s.post(
+        "/api/v1/roles/5/reset",
+        &learner,
+        json!({"from": {"nothing": true}, "parts": ["permissions"]}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(s.revision(), now, "refused resets change nothing");
+    // Viewable roles: the admin sees every role; a learner may ask about itself only, and
+    // another tenant's context answers as a missing one.
+    let r = s.post(
+        "/api/v1/viewable-roles",
+        &admin,
+        json!({"user": 2, "context": 10}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["roles"], json!([1, 3, 5, 6, 7, 9, 10]));
+    let r = s.post(
+        "/api/v1/viewable-roles",
+        &learner,
+        json!({"user": 12, "context": 10}),
+    );
+    assert_eq!((r.status, &r.body["roles"]), (200, &json!([])));
+    let r = s.post(
+        "/api/v1/viewable-roles",
+        &learner,
+        json!({"user": 11, "context": 10}),
+    );
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = s.post(
+        "/api/v1/viewable-roles",
+        &learner,
+        json!({"user": 12, "context": 11}),
+    );
+    assert_eq!((r.status, r.code()), (404, "unknown_context"), "{}", r.text);
+}
