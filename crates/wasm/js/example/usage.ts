@@ -9,6 +9,8 @@ import type {
   VisibleItem,
   EditOp,
   ImportReport,
+  ResetSource,
+  RolePart,
 } from "../../../../target/npm/node/index.js";
 import { CapstanError } from "../../../../target/npm/node/index.js";
 
@@ -38,6 +40,13 @@ export function demo(): void {
   const id: number = engine.capabilityId("moodle/course:view");
   const many: Uint8Array = engine.checkMany(new Uint32Array([10, id, 3]));
   const report: ImportReport = engine.importPreset(engine.exportPreset(5));
+  const moodle: EngineType = Engine.fromTemplate("moodle-4.5");
+  const old: string = moodle.exportPreset(4, { allowView: false });
+  const parts: RolePart[] = ["permissions", "allow_view"];
+  const from: ResetSource = { archetype: "teacher" };
+  const reset: ImportReport = moodle.resetRole(5, from, parts);
+  const viewable: number[] = moodle.viewableRoles(2, 1);
+  console.log(old.length, reset.changed, viewable);
   try {
     engine.hasCapability(10, "moodle/nope:x", 3);
   } catch (e) {
