@@ -674,22 +674,26 @@ impl Engine {
     /// The roles `user` may see in `context` (Moodle's `get_viewable_roles`), in sort order:
     /// every role for a site admin, else those in `allow_view` of the roles of its own
     /// assignments there and above.
-    #[wasm_bindgen(js_name = viewableRoles)]
+    #[wasm_bindgen(js_name = viewableRoles, unchecked_return_type = "number[]")]
     pub fn viewable_roles(
         &self,
         user: f64,
         context: f64,
         #[wasm_bindgen(unchecked_optional_param_type = "AtOptions")] opts: Option<JsValue>,
-    ) -> Result<Vec<u32>, JsValue> {
+    ) -> Result<JsValue, JsValue> {
         let opts = self.options(opts.as_ref())?;
-        self.inner
+        let roles: Vec<u32> = self
+            .inner
             .viewable_roles(
                 UserId(id(user, "user")?),
                 ContextId(id(context, "context")?),
                 opts.at,
             )
-            .map(|v| v.into_iter().map(|r| r.0).collect())
-            .map_err(query_error)
+            .map_err(query_error)?
+            .into_iter()
+            .map(|r| r.0)
+            .collect();
+        to_js(&roles)
     }
 
     /// Imports a Moodle role preset: updates the role with the same short name (or `role`, when
