@@ -24,8 +24,15 @@ pub fn Overview() -> impl IntoView {
     });
     let overview = Memo::new(move |_| {
         let c = cap.get()?;
+        let actor = capstan_core::UserId(store.actor.get());
         Some(store.with(|e| {
-            e.capability_overview(&c, None)
+            // The roles the acting user may see (Moodle's "Allow role to view").
+            let ids: Vec<capstan_core::RoleId> =
+                crate::pages::roles::listed_roles(e, actor, e.system_context())
+                    .iter()
+                    .map(|r| r.id)
+                    .collect();
+            e.capability_overview(&c, Some(&ids))
                 .map(|rows| {
                     rows.into_iter()
                         .map(|r| {

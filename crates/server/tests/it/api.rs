@@ -894,4 +894,22 @@ fn presets_as_moodle_writes_them_reset_and_viewable_roles_over_rest() {
         json!({"user": 12, "context": 11}),
     );
     assert_eq!((r.status, r.code()), (404, "unknown_context"), "{}", r.text);
+    // The Moodle 4.5 template is a valid snapshot for the server too.
+    let template =
+        capstan_core::Engine::from_site(capstan_core::moodle::template("moodle-4.5").unwrap())
+            .unwrap()
+            .to_json();
+    let r = s.raw(
+        "POST",
+        "/api/v1/validate",
+        Some(&admin),
+        Some(("application/json", template)),
+        &[],
+    );
+    assert_eq!(
+        (r.status, &r.body["valid"]),
+        (200, &json!(true)),
+        "{}",
+        r.text
+    );
 }
