@@ -204,10 +204,23 @@ fn RoleForm(
     };
     let resetting = RwSignal::new(false);
     view! {
-        <h1>"Edit role: " {move || crate::multilang::text_for(&name.get(), &lang.get())}</h1>
+        <h1>"Edit role: " {move || {
+            let n = name.get();
+            if n.trim().is_empty() {
+                // Moodle's English name of a standard role, else the short name.
+                capstan_core::moodle::standard_role_name(&shortname.get())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| shortname.get())
+            } else {
+                crate::multilang::text_for(&n, &lang.get())
+            }
+        }}</h1>
         <form class="form role-form" on:submit=save id="role-form">
             <label for="role-name">"Full name " <small>"(multilang spans allowed)"</small></label>
-            <input id="role-name" bind:value=name autocomplete="off"/>
+            <input id="role-name" bind:value=name autocomplete="off"
+                placeholder=move || capstan_core::moodle::standard_role_name(&shortname.get())
+                    .map(|n| format!("{n} (Moodle's name while this is empty)"))
+                    .unwrap_or_default()/>
             <label for="role-shortname">"Short name"</label>
             <input
                 id="role-shortname"
@@ -344,8 +357,9 @@ fn ResetPanel(
         }
     };
     view! {
-        <section class="panel" id="reset-panel" aria-labelledby="reset-title">
+        <section class="form reset-panel" id="reset-panel" aria-labelledby="reset-title">
             <h2 id="reset-title">"Reset role"</h2>
+            <div>
             <label for="reset-source">"Use role or archetype"</label>
             <select id="reset-source" on:change=move |ev| source.set(event_target_value(&ev))>
                 <option value="nothing" selected=move || source.get() == "nothing">"No role (clear the chosen parts)"</option>
@@ -375,10 +389,13 @@ fn ResetPanel(
                 </optgroup>
                 <option value="preset" selected=move || source.get() == "preset">"A preset file"</option>
             </select>
+            </div>
+            <div>
             <label class="button file">
                 {move || preset.get().map(|(n, _)| format!("Preset: {n}")).unwrap_or_else(|| "Choose a preset file…".into())}
                 <input type="file" accept=".xml,application/xml,text/xml" id="reset-preset" on:change=on_file/>
             </label>
+            </div>
             <fieldset class="levels" id="reset-parts">
                 <legend>"What to reset"</legend>
                 {RolePart::ALL
@@ -408,7 +425,7 @@ fn ResetPanel(
                     })
                     .collect_view()}
             </fieldset>
-            <p id="reset-impact" role="status">
+            <p id="reset-impact" role="status" class="reset-impact">
                 {move || match plan.get() {
                     Err(m) => m,
                     Ok((_, r)) if r.changed.is_empty() => "Nothing would change.".to_string(),
