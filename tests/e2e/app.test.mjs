@@ -108,7 +108,8 @@ test('prohibit in a role definition changes Check permissions with the reason, l
   await go(page, `#/contexts/${ctx}?tab=check&user=${user}&cap=${encodeURIComponent(cap)}`);
   await page.waitForSelector('#why-verdict');
   const after = await page.locator('#why-verdict').innerText();
-  assert.match(after, /^Not allowed — step 9: /);
+  assert.match(after, /^Not allowed — .*prohibit/);
+  assert.match(await page.locator('#why-step').textContent(), /Step 9 of the evaluation order/);
   assert.equal(await page.locator(`#check-table tr[data-cap="${cap}"] td.no`).count(), 1);
   await shot(page, 'prohibit-check-permissions');
   console.log(`# live preview after one edit (demo site): ${ms.toFixed(1)} ms`);

@@ -104,7 +104,7 @@ test('the large site: one download, then edits move, not sites', async () => {
   await page.click('#sync-push');
   await setPermission(page, caps[3], 'prohibit');
   await go(page, '#/site');
-  await status(page, /pushed 1 edit\(s\) as revision 8; 1 later edit batch\(es\) wait for the next push/);
+  await status(page, /pushed 1 edit\(s\) as revision 8; 1 later change\(s\) wait for the next push/);
   await page.unroute('**/api/v1/changes');
   const last = await timedPush(page);
   assert.match(last.status, /pushed 1 edit\(s\) as revision 9/);

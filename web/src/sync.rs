@@ -557,7 +557,7 @@ pub async fn push(store: Store, state: SyncState) {
                     state.status.set(format!(
                         "pushed {n} edit(s) as revision {rev}{}",
                         if later > 0 {
-                            format!("; {later} later edit batch(es) wait for the next push")
+                            format!("; {later} later change(s) wait for the next push")
                         } else {
                             String::new()
                         }

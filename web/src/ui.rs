@@ -77,6 +77,21 @@ pub fn level_label(l: ContextLevel) -> &'static str {
     }
 }
 
+/// A context level as Moodle names it ("Category", "Activity module"; Totara's "Tenant",
+/// "Program").
+pub fn level_name(l: ContextLevel) -> &'static str {
+    match l {
+        ContextLevel::System => "System",
+        ContextLevel::Tenant => "Tenant",
+        ContextLevel::User => "User",
+        ContextLevel::Coursecat => "Category",
+        ContextLevel::Program => "Program",
+        ContextLevel::Course => "Course",
+        ContextLevel::Module => "Activity module",
+        ContextLevel::Block => "Block",
+    }
+}
+
 /// A permission for people.
 pub fn permission_label(p: Option<Permission>) -> &'static str {
     match p {
@@ -131,9 +146,10 @@ pub fn Risks(
         .collect_view()
 }
 
-/// A rule for people, with its step.
+/// A rule for people: a plain sentence (the step of the evaluation order is in the "why"
+/// panel's details).
 pub fn rule_text(rule: Rule) -> String {
-    format!("step {}: {}", rule.step(), rule.describe())
+    rule.describe().to_string()
 }
 
 /// A visibility reason for people.

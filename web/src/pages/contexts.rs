@@ -220,7 +220,7 @@ fn AssignRoles(ctx: ContextId) -> impl IntoView {
         })
     });
     view! {
-        <p>"Roles that may be assigned here (by the role's context types). Acting user's right to assign each role is checked with can_assign."</p>
+        <p>"Roles that may be assigned here (by the role's context types). Whether the acting user may assign each one is decided as in Moodle: moodle/role:assign here and the role in \"Allow role assignments\" of one of its own roles."</p>
         <RoleChoice id="assignable-roles" count_label="Users assigned here" may_label="May assign" roles=roles selected=role/>
         {move || role.get().map(|r| view! { <AssignLists ctx=ctx role=r/> })}
     }
@@ -416,6 +416,11 @@ fn Overrides(ctx: ContextId) -> impl IntoView {
                         <label for="override-filter">"Filter"</label>
                         <input id="override-filter" type="search" prop:value=move || filter.get() on:input=move |ev| router.set_param("q", &event_target_value(&ev))/>
                     </div>
+                    <h2 id="override-title">{move || store.with(|e| format!(
+                        "Override permissions for role {} in {}",
+                        crate::ui::role_name(e, r, &store.lang.get()),
+                        context_name(e, ctx)
+                    ))}</h2>
                     <OverrideTable ctx=ctx role=r filter=filter/>
                 })}
             </div>
@@ -621,8 +626,12 @@ fn Why(ctx: ContextId, user: UserId, cap: String) -> impl IntoView {
                 Err(m) => view! { <p class="field-error">{m}</p> }.into_any(),
                 Ok((allowed, step, reason, roles)) => view! {
                     <p class=if allowed { "verdict yes" } else { "verdict no" } id="why-verdict">
-                        {if allowed { "Allowed" } else { "Not allowed" }} " — step " {step} ": " {reason}
+                        {if allowed { "Allowed" } else { "Not allowed" }} " — " {reason}
                     </p>
+                    <details class="muted" id="why-step">
+                        <summary>"Which rule decided"</summary>
+                        "Step " {step} " of the evaluation order (has_capability, SEMANTICS.md §2)."
+                    </details>
                     {(!roles.is_empty()).then(|| view! {
                         <ol class="trace">
                             {roles.into_iter().map(|(name, origins, rows, value)| view! {

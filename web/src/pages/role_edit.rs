@@ -91,16 +91,7 @@ pub fn NewRole() -> impl IntoView {
         <form class="form" on:submit=create id="new-role-form">
             <label for="base">"Based on"</label>
             <select id="base" on:change=move |ev| base.set(event_target_value(&ev))>
-                <optgroup label="Archetype (Moodle 4.5 defaults)">
-                    {Archetype::ALL
-                        .into_iter()
-                        .map(|a| {
-                            let v = format!("a:{}", a.name());
-                            let v2 = v.clone();
-                            view! { <option value=v selected=move || base.get() == v2>{archetype_label(a)}</option> }
-                        })
-                        .collect_view()}
-                </optgroup>
+                <ArchetypeOptions chosen=base/>
                 <optgroup label="Existing role (a copy)">
                     {move || {
                         roles
@@ -265,7 +256,7 @@ fn RoleForm(
                                         });
                                     }
                                 />
-                                {l.name()}
+                                {crate::ui::level_name(l)}
                             </label>
                         }
                     })
@@ -363,16 +354,7 @@ fn ResetPanel(
             <label for="reset-source">"Use role or archetype"</label>
             <select id="reset-source" on:change=move |ev| source.set(event_target_value(&ev))>
                 <option value="nothing" selected=move || source.get() == "nothing">"No role (clear the chosen parts)"</option>
-                <optgroup label="Archetype (Moodle 4.5 defaults)">
-                    {Archetype::ALL
-                        .into_iter()
-                        .map(|a| {
-                            let v = format!("a:{}", a.name());
-                            let v2 = v.clone();
-                            view! { <option value=v selected=move || source.get() == v2>{archetype_label(a)}</option> }
-                        })
-                        .collect_view()}
-                </optgroup>
+                <ArchetypeOptions chosen=source/>
                 <optgroup label="Another role">
                     {move || {
                         roles
@@ -451,6 +433,26 @@ fn ResetPanel(
                 <button type="button" on:click=move |_| on_done.run(())>"Cancel"</button>
             </div>
         </section>
+    }
+}
+
+/// The archetypes of a select, as `a:NAME` options, with Moodle's names.
+#[component]
+fn ArchetypeOptions(
+    /// The select's value.
+    chosen: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <optgroup label="Archetype (Moodle 4.5 defaults)">
+            {Archetype::ALL
+                .into_iter()
+                .map(|a| {
+                    let v = format!("a:{}", a.name());
+                    let v2 = v.clone();
+                    view! { <option value=v selected=move || chosen.get() == v2>{archetype_label(a)}</option> }
+                })
+                .collect_view()}
+        </optgroup>
     }
 }
 
@@ -548,7 +550,7 @@ fn CapabilityTable(
                                             <tr data-cap=name.clone() class=move || format!("perm-{}", permission_key(current.get()))>
                                                 <th scope="row">
                                                     <code>{name.clone()}</code>
-                                                    <small class="muted">{format!(" {} · {}", format!("{:?}", c.captype).to_lowercase(), c.contextlevel.name())}</small>
+                                                    <small class="muted">{format!(" {} · {}", format!("{:?}", c.captype).to_lowercase(), crate::ui::level_name(c.contextlevel))}</small>
                                                 </th>
                                                 <td><Risks risks=c.risks/></td>
                                                 {PERMISSIONS

@@ -241,7 +241,7 @@ fn RoleList() -> impl IntoView {
                                     <td><a href=format!("#/roles/{}", r.id)>{name.clone()}</a></td>
                                     <td><code>{r.shortname.clone()}</code></td>
                                     <td>{r.archetype.map(crate::ui::archetype_label).unwrap_or_else(|| "none".into())}</td>
-                                    <td>{r.contextlevels.iter().map(|l| l.name()).collect::<Vec<_>>().join(", ")}</td>
+                                    <td>{r.contextlevels.iter().map(|l| crate::ui::level_name(*l)).collect::<Vec<_>>().join(", ")}</td>
                                     <td class="row-actions">
                                         <button on:click=move |_| move_role(i, true) disabled=i == 0 aria-label=format!("Move {name} up")>"↑"</button>
                                         <button on:click=move |_| move_role(i, false) disabled=i + 1 == n aria-label=format!("Move {} down", r.shortname)>"↓"</button>

@@ -121,7 +121,7 @@ pub fn SiteData() -> impl IntoView {
         <p id="site-summary">
             {move || { let (c, u, r, k, t) = counts.get(); format!("{c} contexts, {u} users, {r} roles, {k} capabilities, {t} tenants") }}
             " — " {move || store.base.get().label()}
-            {move || { let (n, _) = history.get(); format!(", {n} edit batch(es) since") }}
+            {move || { let (n, _) = history.get(); format!(", {n} change(s) made in this browser since") }}
         </p>
         <p class="muted">"Everything lives in this browser (local storage) and survives reloads; no server is needed."</p>
         <div class="actions">
@@ -148,7 +148,7 @@ pub fn SiteData() -> impl IntoView {
                 <p>"Signed in as " <strong>{s.username.clone()}</strong> " until " {s.expires_at.clone()}</p>
                 <div class="actions">
                     <button id="sync-push" on:click=move |_| leptos::task::spawn_local(push(store, sync)) disabled=move || sync.busy.get()>
-                        {move || format!("Push {} edit batch(es)", history.get().0)}
+                        {move || format!("Push {} change(s)", history.get().0)}
                     </button>
                     <button id="sync-pull" on:click=move |_| leptos::task::spawn_local(pull(store, sync, false)) disabled=move || sync.busy.get()>"Pull (replay my edits on top)"</button>
                     <button id="sign-out" on:click=move |_| leptos::task::spawn_local(logout(store, sync, keep_offline.get_untracked()))>"Sign out"</button>

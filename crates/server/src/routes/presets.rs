@@ -104,14 +104,30 @@ pub async fn import(
     Text(xml): Text,
 ) -> Result<Json<PresetImported>, ApiError> {
     caller.site_user()?;
+    commit_role_edits(st, caller, move |e| {
+        e.preset_ops(&xml, target.role.map(RoleId))
+    })
+    .await
+}
+
+/// Builds a preset import's or a reset's edits on the current site, authorises each one for
+/// the caller and commits them as one revision (none when nothing changes); answers with the
+/// report.
+async fn commit_role_edits(
+    st: AppState,
+    caller: Caller,
+    build: impl Fn(
+        &capstan_core::Engine,
+    ) -> Result<(Vec<capstan_core::EditOp>, ImportReport), PresetError>
+    + Send
+    + 'static,
+) -> Result<Json<PresetImported>, ApiError> {
     let (revision, report) = blocking(move || {
         let report = std::cell::RefCell::new(None);
         let revision = st.commit_built(
             &caller.author(),
             &|e| {
-                let (ops, r) = e
-                    .preset_ops(&xml, target.role.map(RoleId))
-                    .map_err(preset_error)?;
+                let (ops, r) = build(e).map_err(preset_error)?;
                 *report.borrow_mut() = Some(r);
                 Ok(ops)
             },
@@ -191,29 +207,14 @@ pub async fn reset(
         _ => None,
     };
     let role = RoleId(id as u32);
-    let (revision, report) = blocking(move || {
-        let report = std::cell::RefCell::new(None);
-        let revision = st.commit_built(
-            &caller.author(),
-            &|e| {
-                let from = match (&req.from, archetype) {
-                    (_, Some(a)) => ResetFrom::Archetype(a),
-                    (ResetSource::Role(r), _) => ResetFrom::Role(RoleId(*r)),
-                    (ResetSource::Preset(xml), _) => ResetFrom::Preset(xml),
-                    (ResetSource::Archetype(_) | ResetSource::Nothing(_), _) => ResetFrom::Nothing,
-                };
-                let (ops, r) = e.reset_role_ops(role, from, &parts).map_err(preset_error)?;
-                *report.borrow_mut() = Some(r);
-                Ok(ops)
-            },
-            &|e, op| authorize(e, &caller, op),
-            &|_, _| Ok(()),
-        )?;
-        let report = report
-            .into_inner()
-            .ok_or_else(|| ApiError::internal("no reset report"))?;
-        Ok((revision, report))
+    commit_role_edits(st, caller, move |e| {
+        let from = match (&req.from, archetype) {
+            (_, Some(a)) => ResetFrom::Archetype(a),
+            (ResetSource::Role(r), _) => ResetFrom::Role(RoleId(*r)),
+            (ResetSource::Preset(xml), _) => ResetFrom::Preset(xml),
+            (ResetSource::Archetype(_) | ResetSource::Nothing(_), _) => ResetFrom::Nothing,
+        };
+        e.reset_role_ops(role, from, &parts)
     })
-    .await?;
-    Ok(Json(imported(revision, report)))
+    .await
 }
