@@ -145,6 +145,13 @@ test('live preview latency on the demo site', async () => {
 test('assign a role in a course, override in an activity, switch-role preview', async () => {
   const { context, page } = await fresh('#/contexts/16?tab=assign&role=5');
   await page.waitForSelector('#potential-users option');
+  // 300 users: more than the list shows, and it says so instead of cutting silently.
+  assert.match(await page.locator('#potential-more').innerText(), /^Too many users \(\d+\) to list: the first 200 are shown; search to narrow the list\.$/);
+  assert.equal(await page.locator('#potential-users option').count(), 200);
+  const first = await page.locator('#potential-users option').first().innerText();
+  await page.fill('#potential-search', first.split(' (')[0]);
+  await page.waitForSelector('#potential-more', { state: 'detached' });
+  assert.ok(await page.locator('#potential-users option').count() >= 1);
   const before = await page.locator('#existing-users option').count();
   const value = await page.locator('#potential-users option').first().getAttribute('value');
   await page.selectOption('#potential-users', [value]);
@@ -173,6 +180,10 @@ test('assign a role in a course, override in an activity, switch-role preview', 
   // Undo the override, then redo it.
   await page.click('#undo');
   await page.click('#redo');
+  // The override page names the role and the context.
+  await go(page, `#/contexts/${id}?tab=permissions&role=5`);
+  await page.waitForSelector('#override-title');
+  assert.match(await page.locator('#override-title').innerText(), /^Override permissions for role .+ in Activity: .+/);
   assert.deepEqual(page.errors, []);
   await context.close();
 });

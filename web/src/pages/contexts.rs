@@ -196,6 +196,9 @@ fn Children(ctx: ContextId) -> impl IntoView {
     }
 }
 
+/// The most users a list of potential users shows before it asks for a search.
+const MAX_LISTED_USERS: usize = 200;
+
 #[component]
 fn AssignRoles(ctx: ContextId) -> impl IntoView {
     let store = use_store();
@@ -293,8 +296,10 @@ fn AssignLists(ctx: ContextId, role: RoleId) -> impl IntoView {
                 .filter(|(_, n)| s.is_empty() || n.to_lowercase().contains(&s))
                 .collect();
             v.sort_by(|a, b| a.1.cmp(&b.1));
-            v.truncate(200);
-            v
+            // Moodle's "Too many users to show": the first ones, and how many match.
+            let total = v.len();
+            v.truncate(MAX_LISTED_USERS);
+            (v, total)
         })
     });
     let selected = |ev: &leptos::ev::Event| -> Vec<String> {
@@ -375,10 +380,18 @@ fn AssignLists(ctx: ContextId, role: RoleId) -> impl IntoView {
             <div>
                 <label for="potential-users">"Potential users"</label>
                 <select id="potential-users" multiple size="10" on:change=move |ev| chosen_potential.set(selected(&ev))>
-                    {move || potential.get().into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
+                    {move || potential.get().0.into_iter().map(|(id, name)| view! { <option value=id.to_string()>{name}</option> }).collect_view()}
                 </select>
                 <label for="potential-search">"Search"</label>
                 <input id="potential-search" type="search" bind:value=search/>
+                {move || {
+                    let (shown, total) = potential.get();
+                    (total > shown.len()).then(|| view! {
+                        <p class="muted" id="potential-more" role="status">
+                            {format!("Too many users ({total}) to list: the first {} are shown; search to narrow the list.", shown.len())}
+                        </p>
+                    })
+                }}
             </div>
         </div>
     }
