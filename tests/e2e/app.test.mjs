@@ -100,6 +100,8 @@ test('prohibit in a role definition changes Check permissions with the reason, l
   assert.ok(cap, 'a capability allowed by the role');
   await go(page, `#/contexts/${ctx}?tab=check&user=${user}&cap=${encodeURIComponent(cap)}`);
   await page.waitForSelector('#why-verdict');
+  // The user's roles here come first, with where each one is.
+  assert.match(await page.locator('#check-roles').innerText(), /^Roles in this context: .+ \(in .+\)/);
   const before = await page.locator('#why-verdict').innerText();
   assert.match(before, /^Allowed/);
   await go(page, '#/roles/3');

@@ -551,10 +551,47 @@ fn CheckPermissions(ctx: ContextId) -> impl IntoView {
                 .map_err(|e| format!("{e} (error[{}])", e.code()))
         })
     });
+    // Moodle's "Roles of this user in this context", first: its active assignments on the
+    // path (where each is) and the default role of signed-in users.
+    let lang = store.lang;
+    let held = Memo::new(move |_| {
+        let u = UserId(user.get()?);
+        Some(store.with(|e| {
+            let at = now();
+            let path = e.context_path(ctx).unwrap_or_default();
+            let mut v: Vec<String> = e
+                .assignments_of(u)
+                .into_iter()
+                .filter(|a| a.is_active(at) && path.contains(&a.context))
+                .map(|a| {
+                    format!(
+                        "{} (in {})",
+                        role_name(e, a.role, &lang.get()),
+                        context_name(e, a.context)
+                    )
+                })
+                .collect();
+            let s = e.settings();
+            let guest = s.guest_user == Some(u);
+            if let (Some(r), false) = (s.default_user_role, guest || u.0 == 0) {
+                v.push(format!(
+                    "{} (every signed-in user)",
+                    role_name(e, r, &lang.get())
+                ));
+            }
+            v
+        }))
+    });
     view! {
         <div class="check-layout">
             <div>
                 <UserPicker store=store selected=Signal::derive(move || user.get()) on_pick=on_user label="Check permissions for" id="check-user"/>
+                {move || held.get().map(|roles| view! {
+                    <p id="check-roles">
+                        <strong>"Roles in this context: "</strong>
+                        {if roles.is_empty() { "none".to_string() } else { roles.join("; ") }}
+                    </p>
+                })}
                 <label for="check-filter">"Filter"</label>
                 <input id="check-filter" type="search" bind:value=filter/>
                 {move || match rows.get() {
