@@ -78,7 +78,11 @@ test('an edit pushed from one browser reaches another; a stale offline edit show
   await b.page.waitForSelector('#conflict');
   const text = await b.page.locator('#conflict').innerText();
   assert.match(text, /revision 2/);
-  assert.match(text, /set_permission/);
+  // What the other change did, by name, and who made it.
+  assert.ok(text.includes(`${second} for `), text);
+  assert.match(text, /: Allow/);
+  assert.match(text, /\(admin\), .+ \(revision 2\)/);
+  assert.doesNotMatch(text, /set_permission/);
   await shot(b.page, 'server-conflict');
   // Resolve: take theirs, replay mine on top, push.
   await b.page.click('#conflict-rebase');

@@ -77,6 +77,90 @@ pub fn level_label(l: ContextLevel) -> &'static str {
     }
 }
 
+/// An edit in plain words, with names (for conflicts and change lists).
+pub fn describe_op(e: &Engine, op: &capstan_core::EditOp) -> String {
+    use capstan_core::EditOp as Op;
+    let role = |r: RoleId| role_name(e, r, "en");
+    let ctx = |c: ContextId| context_name(e, c);
+    let user = |u: UserId| user_name(e, u);
+    match op {
+        Op::SetPermission {
+            role: r,
+            context,
+            capability,
+            permission,
+        } => format!(
+            "{} for {} in {}: {}",
+            capability,
+            role(*r),
+            ctx(*context),
+            permission_label(*permission)
+        ),
+        Op::Assign {
+            user: u,
+            role: r,
+            context,
+            ..
+        } => format!("assigned {} as {} in {}", user(*u), role(*r), ctx(*context)),
+        Op::Unassign {
+            user: u,
+            role: r,
+            context,
+            ..
+        } => format!(
+            "removed {} as {} from {}",
+            user(*u),
+            role(*r),
+            ctx(*context)
+        ),
+        Op::AddSwitch {
+            user: u,
+            context,
+            role: r,
+        } => format!("{} switched to {} in {}", user(*u), role(*r), ctx(*context)),
+        Op::RemoveSwitch { user: u, context } => {
+            format!("{} ended a role switch in {}", user(*u), ctx(*context))
+        }
+        Op::PutRole { role: doc } => format!(
+            "saved the role {} ({})",
+            doc.name
+                .clone()
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| role(RoleId(doc.id))),
+            doc.shortname
+        ),
+        Op::DeleteRole { role: r } => format!("deleted the role {}", role(*r)),
+        Op::PutContext { context } => format!(
+            "saved {}",
+            context
+                .name
+                .clone()
+                .map(|n| format!("{} {n}", level_label(context.level)))
+                .unwrap_or_else(|| ctx(ContextId(context.id)))
+        ),
+        Op::DeleteContext { context } => format!("deleted {}", ctx(*context)),
+        Op::PutUser { user: doc } => format!("saved the user {}", doc.username),
+        Op::DeleteUser { user: u } => format!("deleted the user {}", user(*u)),
+        Op::PutTenant { tenant } => format!(
+            "saved the tenant {}",
+            tenant.name.clone().unwrap_or_else(|| tenant.id.to_string())
+        ),
+        Op::DeleteTenant { tenant } => format!("deleted tenant {tenant}"),
+        Op::PutCapability { capability } => format!("saved the capability {}", capability.name),
+        Op::SetSettings { .. } => "changed the site settings".into(),
+        Op::AddProgramCourse { item } => format!(
+            "added {} to {}",
+            ctx(ContextId(item.course)),
+            ctx(ContextId(item.program))
+        ),
+        Op::RemoveProgramCourse { item } => format!(
+            "removed {} from {}",
+            ctx(ContextId(item.course)),
+            ctx(ContextId(item.program))
+        ),
+    }
+}
+
 /// A context level as Moodle names it ("Category", "Activity module"; Totara's "Tenant",
 /// "Program").
 pub fn level_name(l: ContextLevel) -> &'static str {

@@ -164,7 +164,7 @@ pub fn SiteData() -> impl IntoView {
             <section class="conflict" id="conflict" role="alert">
                 <h3>"Conflict: the server moved on to revision " {rev}</h3>
                 <p>"Someone else saved " {missed.len()} " change(s) since this site was pulled. Nothing was merged. Choose:"</p>
-                <ul class="compact">{missed.iter().take(20).map(|c| view! { <li>{summary(c)}</li> }).collect_view()}</ul>
+                <ul class="compact">{missed.iter().take(20).map(|c| view! { <li>{store.with_untracked(|e| summary(e, c))}</li> }).collect_view()}</ul>
                 <div class="actions">
                     <button id="conflict-rebase" on:click=move |_| leptos::task::spawn_local(pull(store, sync, false))>"Take theirs, then replay my edits on top"</button>
                     <button id="conflict-discard" class="danger" on:click=move |_| leptos::task::spawn_local(pull(store, sync, true))>"Take theirs and discard my edits"</button>
@@ -174,14 +174,28 @@ pub fn SiteData() -> impl IntoView {
     }
 }
 
-fn summary(change: &capstan_api::Change) -> String {
-    let ops: Vec<String> = change
+/// A missed change for people: who, when, and each edit with names.
+fn summary(e: &capstan_core::Engine, change: &capstan_api::Change) -> String {
+    let who = match (&change.support_identifier, change.by) {
+        (Some(id), _) => format!("support user {id}"),
+        (None, Some(u)) => crate::ui::user_name(e, capstan_core::UserId(u)),
+        (None, None) => "the server".to_string(),
+    };
+    let mut edits: Vec<String> = change
         .ops
         .iter()
-        .map(capstan_core::EditOp::name)
-        .map(str::to_string)
+        .take(5)
+        .map(|op| crate::ui::describe_op(e, op))
         .collect();
-    format!("revision {}: {}", change.revision, ops.join(", "))
+    if change.ops.len() > 5 {
+        edits.push(format!("and {} more", change.ops.len() - 5));
+    }
+    format!(
+        "{who}, {} (revision {}): {}",
+        change.at,
+        change.revision,
+        edits.join("; ")
+    )
 }
 
 fn confirm(msg: &str) -> bool {
