@@ -343,6 +343,32 @@ test('offline start: no server API, the site still works and sign-in fails clear
   await context.close();
 });
 
+test('with no network a reload starts the app from its service worker, with the site and an Offline badge', async () => {
+  const { context, page } = await fresh('#/roles/new');
+  await page.waitForSelector('#new-role-form');
+  await page.selectOption('#base', 'a:student');
+  await page.fill('#new-shortname', 'offlinecheck');
+  await page.click('#new-role-form button[type=submit]');
+  await page.waitForSelector('#role-form');
+  // Wait until the worker holds the files this page was started from.
+  await page.evaluate(async () => {
+    const reg = await navigator.serviceWorker.ready;
+    await new Promise((resolve) => {
+      navigator.serviceWorker.addEventListener('message', (e) => { if (e.data?.cached) resolve(); });
+      reg.active.postMessage({ cache: [location.href.split('#')[0]].concat(performance.getEntriesByType('resource').map((e) => e.name)) });
+    });
+  });
+  await context.setOffline(true);
+  await go(page, '#/roles');
+  await page.reload();
+  await page.waitForSelector('#roles-table tr[data-role=offlinecheck]');
+  await page.waitForSelector('#offline-badge');
+  await shot(page, 'offline-reload');
+  await context.setOffline(false);
+  await page.waitForSelector('#offline-badge', { state: 'detached' });
+  await context.close();
+});
+
 test('a permission bundle opens read-only: it answers for its user, every edit is refused with a clear message', async () => {
   const { Engine } = require(join(process.env.CARGO_TARGET_DIR || join(root, 'target'), 'npm', 'node'));
   const site = Engine.fromJson(JSON.stringify({

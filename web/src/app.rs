@@ -93,8 +93,19 @@ fn Toolbar() -> impl IntoView {
         ev.prevent_default();
     });
     on_cleanup(move || handle.remove());
+    // The browser's network state: edits wait here while it is off.
+    let online = RwSignal::new(window().navigator().on_line());
+    let up = window_event_listener(leptos::ev::online, move |_| online.set(true));
+    let down = window_event_listener(leptos::ev::offline, move |_| online.set(false));
+    on_cleanup(move || {
+        up.remove();
+        down.remove();
+    });
     view! {
         <div class="toolbar">
+            {move || (!online.get()).then(|| view! {
+                <span class="offline-badge" id="offline-badge" role="status" title="No network: everything keeps working here; edits are pushed when the server is back">"Offline"</span>
+            })}
             <span class="base" title="What this site is built on">
                 {move || store.base.get().label()}
                 {move || {
