@@ -120,6 +120,18 @@ const PROGRAMS: [&str; 6] = [
     "Team leader pathway",
 ];
 
+const ACTIVITIES: [&str; 8] = [
+    "Quiz",
+    "Assignment",
+    "Forum",
+    "Page",
+    "Lesson",
+    "Workshop",
+    "Feedback",
+    "Glossary",
+];
+const BLOCKS: [&str; 4] = ["Text", "Online users", "Calendar", "Recent activity"];
+
 fn pick<'a>(list: &[&'a str], i: usize) -> &'a str {
     list.get(i % list.len().max(1)).copied().unwrap_or("")
 }
@@ -232,7 +244,8 @@ pub fn demo_site() -> Site {
         .iter()
         .map(|t| (t.context, t.category, t.name.clone().unwrap_or_default()))
         .collect();
-    let (mut cat, mut course, mut program) = (0usize, 0usize, 0usize);
+    let (mut cat, mut course, mut program, mut module, mut block) =
+        (0usize, 0usize, 0usize, 0usize, 0usize);
     for c in site.contexts.iter_mut() {
         if let Some((_, _, name)) = tenant_names.iter().find(|t| t.0 == c.id) {
             c.name = Some(name.clone());
@@ -266,6 +279,18 @@ pub fn demo_site() -> Site {
             ContextLevel::Program => {
                 c.name = Some(format!("{} {}", pick(&PROGRAMS, program), program + 1));
                 program += 1;
+            }
+            ContextLevel::Module => {
+                c.name = Some(format!(
+                    "{} {}",
+                    pick(&ACTIVITIES, module),
+                    module / ACTIVITIES.len() + 1
+                ));
+                module += 1;
+            }
+            ContextLevel::Block if c.name.is_none() => {
+                c.name = Some(format!("{} block", pick(&BLOCKS, block)));
+                block += 1;
             }
             _ => {}
         }
@@ -317,6 +342,13 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), site.users.len(), "usernames are unique");
         assert_eq!(demo_site(), site, "deterministic");
+        assert!(
+            site.contexts
+                .iter()
+                .filter(|c| matches!(c.level, ContextLevel::Module | ContextLevel::Block))
+                .all(|c| c.name.is_some()),
+            "activities and blocks have names"
+        );
         // Moodle's capabilities, with Moodle's captype, level and risks.
         for c in &site.capabilities {
             if c.name.starts_with("capstan/") || c.name.starts_with("totara/") {
