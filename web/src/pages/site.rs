@@ -123,7 +123,7 @@ pub fn SiteData() -> impl IntoView {
             " — " {move || store.base.get().label()}
             {move || { let (n, _) = history.get(); format!(", {n} change(s) made in this browser since") }}
         </p>
-        <p class="muted">"Everything lives in this browser (local storage) and survives reloads; no server is needed."</p>
+        <p class="muted">"Everything lives in this browser (IndexedDB) and survives reloads; no server is needed."</p>
         <div class="actions">
             <button id="export-site" on:click=export>"Export snapshot JSON"</button>
             <label class="button file">"Import snapshot JSON…"<input type="file" accept=".json,application/json" id="import-site" on:change=import/></label>
@@ -163,7 +163,7 @@ pub fn SiteData() -> impl IntoView {
         {move || sync.conflict.get().map(|(rev, missed)| view! {
             <section class="conflict" id="conflict" role="alert">
                 <h3>"Conflict: the server moved on to revision " {rev}</h3>
-                <p>"Someone else saved " {missed.len()} " change(s) since this site was pulled. Nothing was merged. Choose:"</p>
+                <p>{missed.len()} " change(s) reached the server since this site was pulled (below: who made them and what they did). Nothing was merged. Choose:"</p>
                 <ul class="compact">{missed.iter().take(20).map(|c| view! { <li>{store.with_untracked(|e| summary(e, c))}</li> }).collect_view()}</ul>
                 <div class="actions">
                     <button id="conflict-rebase" on:click=move |_| leptos::task::spawn_local(pull(store, sync, false))>"Take theirs, then replay my edits on top"</button>
