@@ -678,14 +678,8 @@ fn preset(command: PresetCommand) -> Result<ExitCode> {
                     .filter(|p| *p != RolePart::Shortname)
                     .collect()
             } else {
-                parts
-                    .iter()
-                    .map(|p| {
-                        RolePart::from_name(p.trim()).ok_or_else(|| {
-                            CliError::new("bad_part", format!("unknown role part `{p}`"))
-                        })
-                    })
-                    .collect::<Result<_>>()?
+                let names: Vec<&str> = parts.iter().map(|p| p.trim()).collect();
+                RolePart::parse_all(&names).map_err(|m| CliError::new("bad_part", m))?
             };
             let preset_text;
             let source = match from.split_once(':') {

@@ -189,6 +189,21 @@ impl RolePart {
         RolePart::ALL.into_iter().find(|p| p.name() == name)
     }
 
+    /// Parts by name, as every surface takes them; the error names the first unknown one and
+    /// lists the known ones.
+    pub fn parse_all<S: AsRef<str>>(names: &[S]) -> Result<Vec<RolePart>, String> {
+        names
+            .iter()
+            .map(|n| {
+                let n = n.as_ref();
+                RolePart::from_name(n).ok_or_else(|| {
+                    let known: Vec<&str> = RolePart::ALL.iter().map(|p| p.name()).collect();
+                    format!("unknown role part `{n}` ({})", known.join(", "))
+                })
+            })
+            .collect()
+    }
+
     fn allow(kind: AllowKind) -> RolePart {
         match kind {
             AllowKind::Assign => RolePart::AllowAssign,

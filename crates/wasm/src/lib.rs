@@ -642,13 +642,7 @@ impl Engine {
         let role = RoleId(id(role, "role")?);
         let from: ResetSource = from_js(&from).map_err(|e| error("malformed_json", &e))?;
         let names: Vec<String> = from_js(&parts).map_err(|e| error("malformed_json", &e))?;
-        let parts = names
-            .iter()
-            .map(|n| {
-                core::preset::RolePart::from_name(n)
-                    .ok_or_else(|| error("bad_part", &format!("unknown role part `{n}`")))
-            })
-            .collect::<Result<Vec<_>, JsValue>>()?;
+        let parts = core::preset::RolePart::parse_all(&names).map_err(|m| error("bad_part", &m))?;
         let from = match &from {
             ResetSource::Archetype(a) => {
                 core::preset::ResetFrom::Archetype(core::Archetype::from_name(a).ok_or_else(

@@ -186,20 +186,8 @@ pub async fn reset(
     crate::error::Body(req): crate::error::Body<ResetRequest>,
 ) -> Result<Json<PresetImported>, ApiError> {
     caller.site_user()?;
-    let parts = req
-        .parts
-        .iter()
-        .map(|p| {
-            RolePart::from_name(p).ok_or_else(|| {
-                ApiError::bad(
-                    codes::MALFORMED_JSON,
-                    format!(
-                        "unknown part `{p}` (shortname, name, description, archetype, contextlevels, allow_assign, allow_override, allow_switch, allow_view, permissions)"
-                    ),
-                )
-            })
-        })
-        .collect::<Result<Vec<RolePart>, ApiError>>()?;
+    let parts =
+        RolePart::parse_all(&req.parts).map_err(|m| ApiError::bad(codes::MALFORMED_JSON, m))?;
     let archetype = match &req.from {
         ResetSource::Archetype(a) => Some(Archetype::from_name(a).ok_or_else(|| {
             ApiError::bad("unknown_archetype", format!("unknown archetype `{a}`"))
