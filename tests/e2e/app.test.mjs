@@ -261,6 +261,8 @@ test('start from Moodle 4.5 defaults: Moodle names, presets as Moodle writes the
   await page.waitForSelector('#reset-panel', { state: 'detached' });
   assert.equal(await page.locator(`#capability-table tr[data-cap="${cap}"] input[value=inherit]`).isChecked(), true);
   assert.equal(await page.inputValue('#role-archetype'), 'teacher', 'the archetype was not reset');
+  assert.equal(await page.isChecked('#level-course'), true, 'its context types are shown');
+  assert.equal(await page.isChecked('#level-system'), false);
   // Importing the first export over the role asks first, naming what changes.
   await go(page, '#/roles');
   await page.waitForSelector('#roles-table');

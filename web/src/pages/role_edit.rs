@@ -233,35 +233,15 @@ fn RoleForm(
                     .map(|a| view! { <option value=a.name() selected=move || archetype.get() == a.name()>{archetype_label(a)}</option> })
                     .collect_view()}
             </select>
-            <fieldset class="levels">
-                <legend>"Context types where this role may be assigned"</legend>
-                {ContextLevel::ALL
+            {check_set(
+                "Context types where this role may be assigned",
+                None,
+                ContextLevel::ALL
                     .into_iter()
-                    .map(|l| {
-                        let idv = format!("level-{}", l.name());
-                        let idv2 = idv.clone();
-                        view! {
-                            <label for=idv2 class="inline">
-                                <input
-                                    type="checkbox"
-                                    id=idv
-                                    checked=move || levels.get().contains(&l)
-                                    on:change=move |ev| {
-                                        let on = event_target_checked(&ev);
-                                        levels.update(|v| {
-                                            v.retain(|x| *x != l);
-                                            if on {
-                                                v.push(l);
-                                            }
-                                        });
-                                    }
-                                />
-                                {crate::ui::level_name(l)}
-                            </label>
-                        }
-                    })
-                    .collect_view()}
-            </fieldset>
+                    .map(|l| (l, format!("level-{}", l.name()), crate::ui::level_name(l)))
+                    .collect(),
+                levels,
+            )}
             <div class="form-actions">
                 <button type="submit" class="primary" id="save-role">"Save changes"</button>
                 <button type="button" on:click=move |_| resetting.update(|v| *v = !*v) id="reset-role" aria-expanded=move || resetting.get().to_string()>"Reset role…"</button>
@@ -378,35 +358,15 @@ fn ResetPanel(
                 <input type="file" accept=".xml,application/xml,text/xml" id="reset-preset" on:change=on_file/>
             </label>
             </div>
-            <fieldset class="levels" id="reset-parts">
-                <legend>"What to reset"</legend>
-                {RolePart::ALL
+            {check_set(
+                "What to reset",
+                Some("reset-parts"),
+                RolePart::ALL
                     .into_iter()
-                    .map(|p| {
-                        let idv = format!("reset-{}", p.name());
-                        let idv2 = idv.clone();
-                        view! {
-                            <label for=idv2 class="inline">
-                                <input
-                                    type="checkbox"
-                                    id=idv
-                                    prop:checked=move || parts.get().contains(&p)
-                                    on:change=move |ev| {
-                                        let on = event_target_checked(&ev);
-                                        parts.update(|v| {
-                                            v.retain(|x| *x != p);
-                                            if on {
-                                                v.push(p);
-                                            }
-                                        });
-                                    }
-                                />
-                                {part_label(p)}
-                            </label>
-                        }
-                    })
-                    .collect_view()}
-            </fieldset>
+                    .map(|p| (p, format!("reset-{}", p.name()), part_label(p)))
+                    .collect(),
+                parts,
+            )}
             <p id="reset-impact" role="status" class="reset-impact">
                 {move || match plan.get() {
                     Err(m) => m,
@@ -453,6 +413,46 @@ fn ArchetypeOptions(
                 })
                 .collect_view()}
         </optgroup>
+    }
+}
+
+/// A fieldset of checkboxes, one per item (value, element id, label), bound to the list of
+/// the chosen values.
+fn check_set<T: Copy + PartialEq + Send + Sync + 'static>(
+    legend: &'static str,
+    id: Option<&'static str>,
+    items: Vec<(T, String, &'static str)>,
+    chosen: RwSignal<Vec<T>>,
+) -> impl IntoView {
+    view! {
+        <fieldset class="levels" id=id>
+            <legend>{legend}</legend>
+            {items
+                .into_iter()
+                .map(|(value, idv, label)| {
+                    let idv2 = idv.clone();
+                    view! {
+                        <label for=idv2 class="inline">
+                            <input
+                                type="checkbox"
+                                id=idv
+                                prop:checked=move || chosen.get().contains(&value)
+                                on:change=move |ev| {
+                                    let on = event_target_checked(&ev);
+                                    chosen.update(|v| {
+                                        v.retain(|x| *x != value);
+                                        if on {
+                                            v.push(value);
+                                        }
+                                    });
+                                }
+                            />
+                            {label}
+                        </label>
+                    }
+                })
+                .collect_view()}
+        </fieldset>
     }
 }
 
