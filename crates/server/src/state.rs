@@ -868,17 +868,29 @@ impl AppState {
         let spawned = std::thread::Builder::new()
             .name("capstan-checkpoint".into())
             .spawn(move || {
-                let t = std::time::Instant::now();
-                println!("checkpoint: writing the site at revision {revision} or later");
-                match st.write_checkpoint() {
-                    Ok((rev, bytes)) => println!(
-                        "checkpoint: revision {rev} written ({} KB) in {} ms",
-                        bytes / 1024,
-                        t.elapsed().as_millis()
-                    ),
-                    Err(e) => eprintln!("capstan-server: checkpoint failed: {e}"),
+                let mut revision = revision;
+                loop {
+                    let t = std::time::Instant::now();
+                    println!("checkpoint: writing the site at revision {revision} or later");
+                    let written = st.write_checkpoint();
+                    match &written {
+                        Ok((rev, bytes)) => println!(
+                            "checkpoint: revision {rev} written ({} KB) in {} ms",
+                            bytes / 1024,
+                            t.elapsed().as_millis()
+                        ),
+                        Err(e) => eprintln!("capstan-server: checkpoint failed: {e}"),
+                    }
+                    st.shared.checkpointing.store(false, SeqCst);
+                    // Commits that asked for a checkpoint while this one was written were
+                    // turned away: if the site moved far enough meanwhile, write the next one
+                    // now rather than wait for a commit that may never come.
+                    revision = st.site().revision;
+                    let due = revision >= st.shared.last_checkpoint.load(SeqCst) + every;
+                    if written.is_err() || !due || st.shared.checkpointing.swap(true, SeqCst) {
+                        break;
+                    }
                 }
-                st.shared.checkpointing.store(false, SeqCst);
             });
         if spawned.is_err() {
             self.shared.checkpointing.store(false, SeqCst);
