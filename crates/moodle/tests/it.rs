@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+#[path = "support/cluster.rs"]
 mod cluster;
 
 use capstan_core::{

@@ -7,9 +7,11 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+/// A running cluster; dropping it stops it and removes its files.
 pub struct Cluster {
     bin: PathBuf,
     dir: PathBuf,
+    /// The loopback port it listens on.
     pub port: u16,
     as_root: bool,
 }
@@ -47,6 +49,7 @@ impl Cluster {
         }
     }
 
+    /// Creates and starts a cluster with a `postgres` superuser (trust auth on loopback).
     pub fn start() -> Result<Cluster, String> {
         let bin = bin_dir()?;
         let as_root = is_root();
@@ -115,6 +118,7 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// The URL of a database of the cluster.
     pub fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
