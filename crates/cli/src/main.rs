@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 mod generate_cmd;
+mod import_cmd;
 mod report;
 
 /// Capstan: check, explain and validate Moodle/Totara-style permissions.
@@ -177,6 +178,12 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Read a site from another platform's database: `capstan import moodle --db
+    /// postgres://USER@HOST/DB [--prefix mdl_] [--out site.json]`.
+    Import {
+        #[command(subcommand)]
+        command: import_cmd::ImportCommand,
     },
     /// Write a synthetic site (for benchmarks and tests).
     Generate(generate_cmd::GenerateArgs),
@@ -622,6 +629,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => generate_cmd::run(args),
+        Command::Import { command } => import_cmd::run(command),
         Command::Bench { snapshot, checks } => report::bench(&load(&snapshot)?, checks),
     }
 }

@@ -444,3 +444,91 @@ fn a_moodle_site_from_the_template_presets_and_reset() {
         text(&o)
     );
 }
+
+fn moodle_dump() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/moodle/db/moodle-4.5.6-xs.sql.gz")
+}
+
+#[test]
+fn import_moodle_reads_the_real_dump_and_the_result_validates() {
+    let out = tmp("real.json");
+    let dump = moodle_dump();
+    let o = capstan(&[
+        "import",
+        "moodle",
+        "--dump",
+        dump.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let report = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        report.contains("Moodle 4.5.6 (Build: 20250811)"),
+        "{report}"
+    );
+    assert!(report.contains("block 7, course 4, coursecat 4, module 74, system 1, user 115"));
+    assert!(report.contains("12 roles, 742 capabilities, 1790 permission rows (17 overrides), 121 assignments, 115 users (2 deleted, 2 suspended), 2 locked contexts"), "{report}");
+    assert!(report.contains("deleted user"), "{report}");
+    let o = capstan(&["validate", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    // The prohibit override of Faculty B [203] for course creators, through the CLI.
+    let o = capstan(&[
+        "check",
+        out.to_str().unwrap(),
+        "--user",
+        "110",
+        "--capability",
+        "moodle/course:create",
+        "--context",
+        "203",
+        "--json",
+    ]);
+    let answer: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(answer["allowed"], false, "{}", text(&o));
+    let snapshot: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(snapshot["name"], "Real");
+
+    let o = capstan(&[
+        "import",
+        "moodle",
+        "--dump",
+        dump.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&o.stderr).unwrap();
+    assert_eq!(report["counts"]["overrides"], 17);
+    let site: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(site["format"], "capstan/1");
+}
+
+#[test]
+fn import_moodle_errors_have_codes_and_write_nothing() {
+    let out = tmp("never.json");
+    let dump = moodle_dump();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--dump", dump.to_str().unwrap(), "--prefix", "mdl2_"],
+            "error[no_moodle_tables]",
+        ),
+        (
+            &["--dump", dump.to_str().unwrap(), "--prefix", "MDL"],
+            "error[bad_prefix]",
+        ),
+        (&["--dump", "/nonexistent.sql"], "error[malformed_dump]"),
+        (&["--db", "mysql://root@localhost/moodle"], "error[bad_url]"),
+    ];
+    for (args, code) in cases {
+        let mut all = vec!["import", "moodle", "--out", out.to_str().unwrap()];
+        all.extend_from_slice(args);
+        let o = capstan(&all);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains(code), "{args:?}: {}", text(&o));
+        assert!(!out.exists());
+    }
+    let o = capstan(&["import", "moodle"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("--db"), "{}", text(&o));
+}
