@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! capstan-server [--db PATH] [--create] [--listen ADDR] [--dist DIR] [--seed SNAPSHOT.json]
+//!                [--seed-moodle postgres://…|DUMP [--moodle-prefix mdl_]]
 //!                [--trusted-proxy IP]... [--allow-origin ORIGIN]... [--checkpoint-every N]
 //! capstan-server --db PATH --create-api-key NAME
 //! ```
@@ -9,7 +10,9 @@
 //! Defaults: `./capstan.db`, `127.0.0.1:8080`, `dist/`. A missing database is an error
 //! unless `--create` is given: then it is created and seeded (with `--seed`, else the demo
 //! site) and the first site admin's login is printed once (password from
-//! `CAPSTAN_ADMIN_PASSWORD`, else random). TOTP secrets are sealed with the key in
+//! `CAPSTAN_ADMIN_PASSWORD`, else random). `--seed-moodle` seeds a new database with a real
+//! Moodle site, read from its PostgreSQL database or a pg_dump file (see `capstan import
+//! moodle`); the import's report is printed, and Moodle's first site admin gets the login. TOTP secrets are sealed with the key in
 //! `CAPSTAN_SECRET_KEY`, else in `<db>.key` (made on first start). `--trusted-proxy` names a
 //! reverse proxy whose `X-Forwarded-For` is believed (repeat it for several). `--allow-origin`
 //! lets the pages of another origin (an LMS embedding the npm package) call the API (CORS).
@@ -23,7 +26,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 const USAGE: &str = "usage: capstan-server [--db PATH] [--create] [--listen ADDR] [--dist DIR]
-                      [--seed SNAPSHOT.json] [--trusted-proxy IP]... [--allow-origin ORIGIN]...
+                      [--seed SNAPSHOT.json | --seed-moodle postgres://…|DUMP [--moodle-prefix mdl_]]
+                      [--trusted-proxy IP]... [--allow-origin ORIGIN]...
                       [--checkpoint-every N]
        capstan-server [--db PATH] --create-api-key NAME";
 
@@ -32,6 +36,8 @@ struct Args {
     listen: String,
     dist: PathBuf,
     seed: Option<PathBuf>,
+    seed_moodle: Option<String>,
+    moodle_prefix: String,
     create_key: Option<String>,
     create: bool,
     trusted_proxies: Vec<std::net::IpAddr>,
@@ -45,6 +51,8 @@ fn parse_args() -> Result<Option<Args>, String> {
         listen: String::from("127.0.0.1:8080"),
         dist: PathBuf::from("dist"),
         seed: None,
+        seed_moodle: None,
+        moodle_prefix: String::from("mdl_"),
         create_key: None,
         create: false,
         trusted_proxies: Vec::new(),
@@ -68,6 +76,8 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--listen" => a.listen = value,
             "--dist" => a.dist = PathBuf::from(value),
             "--seed" => a.seed = Some(PathBuf::from(value)),
+            "--seed-moodle" => a.seed_moodle = Some(value),
+            "--moodle-prefix" => a.moodle_prefix = value,
             "--create-api-key" => a.create_key = Some(value),
             "--trusted-proxy" => a.trusted_proxies.push(
                 value
@@ -87,6 +97,9 @@ fn parse_args() -> Result<Option<Args>, String> {
             }
             other => return Err(format!("unknown argument `{other}`")),
         }
+    }
+    if a.seed.is_some() && a.seed_moodle.is_some() {
+        return Err("give `--seed` or `--seed-moodle`, not both".into());
     }
     Ok(Some(a))
 }
@@ -112,12 +125,61 @@ fn main() -> ExitCode {
     }
 }
 
+/// Reads a Moodle site for the seed: from `postgres://…`, else from a dump file.
+fn seed_from_moodle(from: &str, prefix: &str) -> Result<String, String> {
+    use capstan_moodle::{DbSource, ImportOptions, dump::DumpSource, import, pg::PgSource};
+    let fail = |e: capstan_moodle::ImportError| {
+        format!("--seed-moodle: {} ({})", e.message, e.code.as_str())
+    };
+    let mut source: Box<dyn DbSource> =
+        if from.starts_with("postgres://") || from.starts_with("postgresql://") {
+            Box::new(PgSource::connect(from).map_err(fail)?)
+        } else {
+            Box::new(DumpSource::open(from.as_ref()).map_err(fail)?)
+        };
+    let options = ImportOptions {
+        prefix: prefix.to_string(),
+        allow_unknown_version: false,
+    };
+    let imported = import(source.as_mut(), &options).map_err(fail)?;
+    let r = &imported.report;
+    println!(
+        "seeding from {} {}: {} contexts, {} roles, {} assignments, {} users; {} row(s) skipped",
+        r.product,
+        r.release.as_deref().unwrap_or("(release unknown)"),
+        imported.site.contexts.len(),
+        r.counts.roles,
+        r.counts.assignments,
+        r.counts.users,
+        r.skipped.len()
+    );
+    for n in &r.notes {
+        println!("note: {}", n.message);
+    }
+    if let Some(p) = r.problems.first() {
+        return Err(format!(
+            "--seed-moodle: the imported site does not validate: {} ({})",
+            p.message, p.code
+        ));
+    }
+    Ok(imported.snapshot().to_json())
+}
+
 fn run(args: Args) -> Result<(), String> {
-    let seed = match &args.seed {
-        Some(p) => Some(
+    let seed = match (&args.seed, &args.seed_moodle) {
+        (Some(p), _) => Some(
             std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?,
         ),
-        None => None,
+        (None, Some(from)) => {
+            if args.db.exists() {
+                return Err(format!(
+                    "--seed-moodle seeds a new database; {} already exists",
+                    args.db.display()
+                ));
+            }
+            Some(seed_from_moodle(from, &args.moodle_prefix)?)
+        }
+        (None, None) => None,
     };
     let opened = AppState::open(
         &args.db,

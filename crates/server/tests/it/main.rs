@@ -17,4 +17,5 @@ mod matrix;
 mod openapi;
 mod publication;
 mod security;
+mod seed_moodle;
 mod support;
