@@ -114,6 +114,38 @@ fn ensure_components() -> Result<(), String> {
     Ok(())
 }
 
+/// Debian's PostgreSQL server (initdb, pg_ctl) and psql, unless some version is installed.
+fn ensure_postgres() -> Result<(), String> {
+    let server = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .any(|e| e.path().join("bin/initdb").is_file())
+        })
+        .unwrap_or(false);
+    if server && Path::new("/usr/bin/psql").exists() {
+        return Ok(());
+    }
+    wasm::apt_install(&["postgresql"])
+}
+
+/// The real Moodle 4.5.6 dump imported by the CLI into `target/moodle/real.json`, which the
+/// JS tests open (the import on the third surface).
+fn import_moodle_dump() -> Result<(), String> {
+    let dump = shared().join("moodle/db/moodle-4.5.6-xs.sql.gz");
+    let out = root().join("target/moodle");
+    std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+    run(
+        "capstan import moodle of the real 4.5.6 dump",
+        cargo()
+            .args([
+                "run", "--quiet", "--release", "-p", "capstan", "--", "import", "moodle", "--dump",
+            ])
+            .arg(&dump)
+            .arg("--out")
+            .arg(out.join("real.json")),
+    )
+}
+
 fn conformance() -> Result<(), String> {
     let corpus = shared().join("conformance/public");
     if !corpus.is_dir() {
@@ -158,8 +190,11 @@ fn test() -> Result<(), String> {
     )?;
     // The preset tests validate exports against Moodle's schemas with libxml's xmllint.
     wasm::ensure_apt(&["/usr/bin/xmllint"], &["libxml2-utils"])?;
+    // The Moodle importer's tests start their own PostgreSQL cluster.
+    ensure_postgres()?;
     run("cargo test", cargo().args(["test", "--workspace"]))?;
     conformance()?;
+    import_moodle_dump()?;
     server::schemathesis()?;
     wasm::test()?;
     web::test()?;

@@ -83,10 +83,16 @@ pub fn ensure_apt(files: &[&str], packages: &[&str]) -> Result<(), String> {
     if files.iter().all(|f| Path::new(f).exists()) {
         return Ok(());
     }
+    apt_install(packages)
+}
+
+/// `apt-get update` and `apt-get install -y` of the packages.
+pub fn apt_install(packages: &[&str]) -> Result<(), String> {
     run("apt-get update", Command::new("apt-get").arg("update"))?;
     run(
         &format!("apt-get install {}", packages.join(" ")),
         Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
             .args(["install", "-y"])
             .args(packages),
     )

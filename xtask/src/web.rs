@@ -95,6 +95,7 @@ pub fn test() -> Result<(), String> {
             .arg(e2e_dir().join("server.test.mjs"))
             .arg(e2e_dir().join("live.test.mjs"))
             .arg(e2e_dir().join("large.test.mjs"))
+            .arg(e2e_dir().join("moodle.test.mjs"))
             .current_dir(e2e_dir()),
     )
 }
