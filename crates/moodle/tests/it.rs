@@ -395,3 +395,142 @@ fn postgres_imports_the_same_site_and_refuses_what_it_cannot_read() {
     assert_eq!(cohort.context, ContextId(24));
     Engine::from_site(p.site).unwrap();
 }
+
+/// A small Totara site written as a dump by hand (no Totara database is available here): its
+/// tenant table, tenant context level, `tenantid` columns and the tenant's audience.
+#[test]
+fn a_totara_site_maps_its_tenants_and_participants() {
+    let table = |name: &str, cols: &str, rows: &[&str]| {
+        let mut t = format!("COPY public.ttr_{name} ({cols}) FROM stdin;\n");
+        for r in rows {
+            t.push_str(&r.replace(' ', "\t"));
+            t.push('\n');
+        }
+        t.push_str("\\.\n");
+        t
+    };
+    let dump = [
+        table(
+            "config",
+            "id, name, value",
+            &[
+                "1 version 2022041900.00",
+                "2 totara_release 17.3_(Build:_20230901.00)",
+                "3 siteadmins 2",
+                "4 tenantsenabled 1",
+                "5 tenantsisolated 1",
+                "6 defaultuserroleid 7",
+                "7 contextlocking 0",
+            ],
+        ),
+        table(
+            "context",
+            "id, contextlevel, instanceid, path, depth, locked, tenantid",
+            &[
+                "1 10 0 /1 1 0 \\N",
+                "2 15 1 /1/2 2 0 1",
+                "3 40 5 /1/3 2 0 1",
+                "4 50 9 /1/3/4 3 0 1",
+                "5 30 3 /1/2/5 3 0 1",
+            ],
+        ),
+        table(
+            "capabilities",
+            "id, name, captype, contextlevel, component, riskbitmask",
+            &["1 moodle/course:view read 50 moodle 0"],
+        ),
+        table(
+            "role",
+            "id, name, shortname, description, sortorder, archetype",
+            &[
+                "5 \\N student \\N 5 student",
+                "7 \\N user \\N 7 user",
+                "9 \\N tenantusermanager \\N 9 tenantusermanager",
+            ],
+        ),
+        table(
+            "role_capabilities",
+            "id, contextid, roleid, capability, permission, timemodified, modifierid",
+            &["1 1 5 moodle/course:view 1 0 2"],
+        ),
+        table(
+            "role_assignments",
+            "id, roleid, contextid, userid, timemodified, modifierid, component, itemid, sortorder",
+            &["1 5 4 3 0 2 totara_cohort 1 0", "2 5 4 4 0 2 \\N 0 0"],
+        ),
+        table(
+            "role_context_levels",
+            "id, roleid, contextlevel",
+            &["1 5 50", "2 9 15"],
+        ),
+        table("role_allow_assign", "id, roleid, allowassign", &[]),
+        table("role_allow_override", "id, roleid, allowoverride", &[]),
+        table("role_allow_switch", "id, roleid, allowswitch", &[]),
+        table(
+            "user",
+            "id, username, deleted, suspended, firstname, lastname, email, tenantid",
+            &[
+                "2 admin 0 0 Admin User a@x \\N",
+                "3 learner 0 0 Lee Learner l@x 1",
+                "4 visitor 0 0 Vi Sitor v@x \\N",
+            ],
+        ),
+        table(
+            "course",
+            "id, category, fullname, visible",
+            &["1 0 Totara 1", "9 5 Onboarding 1"],
+        ),
+        table(
+            "course_categories",
+            "id, name, visible",
+            &["5 Acme_learning 1"],
+        ),
+        table(
+            "tenant",
+            "id, name, idnumber, suspended, categoryid, cohortid",
+            &["1 Acme acme 0 5 11"],
+        ),
+        table(
+            "cohort_members",
+            "id, cohortid, userid",
+            &["1 11 3", "2 11 4"],
+        ),
+    ]
+    .concat();
+    let mut source = DumpSource::from_text(&dump).unwrap();
+    let im = import(
+        &mut source,
+        &ImportOptions {
+            prefix: "ttr_".into(),
+            ..ImportOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(im.report.product, "Totara");
+    assert!(im.report.problems.is_empty(), "{:?}", im.report.problems);
+    let t = &im.site.tenants;
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].context, t[0].category, t[0].name.as_deref()),
+        (ContextId(2), ContextId(3), Some("Acme"))
+    );
+    let user = |id: u32| im.site.users.iter().find(|u| u.id == UserId(id)).unwrap();
+    assert_eq!(user(3).tenant, Some(capstan_core::TenantId(1)));
+    // A site user in the tenant's audience is a participant; a member is not "also" one.
+    assert_eq!(user(4).participant_of, [capstan_core::TenantId(1)]);
+    assert!(user(3).participant_of.is_empty());
+    assert!(im.site.settings.multitenancy && im.site.settings.tenant_isolation);
+    let audience = im
+        .site
+        .assignments
+        .iter()
+        .find(|a| a.user == UserId(3))
+        .unwrap();
+    assert_eq!(audience.source, Source::Audience);
+    assert_eq!(im.site.roles[2].name, "Tenant user manager");
+    let e = Engine::from_site(im.site).unwrap();
+    assert!(
+        e.has_capability(UserId(3), "moodle/course:view", ContextId(4), at())
+            .unwrap()
+    );
+}
