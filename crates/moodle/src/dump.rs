@@ -1,107 +1,171 @@
 //! A `pg_dump` file (plain SQL, optionally gzipped) as a [`DbSource`]: its `COPY … FROM stdin`
 //! blocks are the tables. Nothing is executed; only the data blocks are read.
+//!
+//! Memory stays with what the import reads, not with the dump: opening reads only the `COPY`
+//! headers; [`DbSource::prepare`] then keeps the rows of the tables asked for in one more pass
+//! (a site's log and file tables are passed over), and a table asked for unprepared costs a pass
+//! of its own.
 
 use crate::{DbSource, ErrorCode, ImportError};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// The tables of a dump, each with its columns and the raw lines of its `COPY` block.
-#[derive(Debug, Default)]
+/// The tables of a dump: each one's columns, and the rows of those read so far.
+#[derive(Debug)]
 pub struct DumpSource {
-    tables: BTreeMap<String, Table>,
+    origin: Origin,
+    columns: BTreeMap<String, Vec<String>>,
+    rows: HashMap<String, Vec<String>>,
 }
 
-#[derive(Debug, Default)]
-struct Table {
-    columns: Vec<String>,
-    lines: Vec<String>,
+#[derive(Debug)]
+enum Origin {
+    File(PathBuf),
+    Text(String),
+}
+
+fn malformed(message: String) -> ImportError {
+    ImportError::new(ErrorCode::MalformedDump, message)
+}
+
+/// Reads a dump, calling `header` for each COPY block's table and columns, and `row` for each
+/// line of the tables for which `header` returned true.
+fn scan(
+    input: impl BufRead,
+    mut header: impl FnMut(&str, Vec<String>) -> bool,
+    mut row: impl FnMut(&str, String),
+) -> Result<(), ImportError> {
+    // (table, number of columns, keep its rows)
+    let mut current: Option<(String, usize, bool)> = None;
+    for (n, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| malformed(format!("cannot read line {}: {e}", n + 1)))?;
+        if let Some((name, width, keep)) = current.as_ref() {
+            if line == "\\." {
+                current = None;
+                continue;
+            }
+            let fields = line.split('\t').count();
+            if fields != *width {
+                return Err(malformed(format!(
+                    "line {}: a row of `{name}` has {fields} fields, its COPY header names {width}",
+                    n + 1
+                )));
+            }
+            if *keep {
+                row(name, line);
+            }
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("COPY ") {
+            let (name, columns) = parse_copy_header(rest).ok_or_else(|| {
+                malformed(format!("line {}: a COPY header that cannot be read", n + 1))
+            })?;
+            let width = columns.len();
+            let keep = header(&name, columns);
+            current = Some((name, width, keep));
+        }
+    }
+    if let Some((name, _, _)) = current {
+        return Err(malformed(format!(
+            "the COPY block of `{name}` does not end (no `\\.` line)"
+        )));
+    }
+    Ok(())
 }
 
 impl DumpSource {
-    /// Reads a dump file; gzip is recognised by its magic bytes.
+    /// Opens a dump file (gzip is recognised by its magic bytes) and reads its table headers.
     pub fn open(path: &Path) -> Result<DumpSource, ImportError> {
-        let file = std::fs::File::open(path).map_err(|e| {
-            ImportError::new(
-                ErrorCode::MalformedDump,
-                format!("cannot open dump `{}`: {e}", path.display()),
-            )
-        })?;
-        let mut reader = BufReader::new(file);
-        let gz = reader
-            .fill_buf()
-            .map(|b| b.starts_with(&[0x1f, 0x8b]))
-            .unwrap_or(false);
-        let input: Box<dyn Read> = if gz {
-            Box::new(flate2::read::MultiGzDecoder::new(reader))
-        } else {
-            Box::new(reader)
+        let mut d = DumpSource {
+            origin: Origin::File(path.to_path_buf()),
+            columns: BTreeMap::new(),
+            rows: HashMap::new(),
         };
-        DumpSource::read(BufReader::new(input)).map_err(|e| ImportError {
-            code: e.code,
-            message: format!("dump `{}`: {}", path.display(), e.message),
-        })
+        let mut columns = BTreeMap::new();
+        d.pass(
+            |name, cols| {
+                columns.insert(name.to_string(), cols);
+                false
+            },
+            |_, _| {},
+        )?;
+        d.columns = columns;
+        Ok(d)
     }
 
-    /// Reads a dump from text.
+    /// A dump given as text.
     pub fn from_text(text: &str) -> Result<DumpSource, ImportError> {
-        DumpSource::read(text.as_bytes())
+        let mut d = DumpSource {
+            origin: Origin::Text(text.to_string()),
+            columns: BTreeMap::new(),
+            rows: HashMap::new(),
+        };
+        let mut columns = BTreeMap::new();
+        d.pass(
+            |name, cols| {
+                columns.insert(name.to_string(), cols);
+                false
+            },
+            |_, _| {},
+        )?;
+        d.columns = columns;
+        Ok(d)
     }
 
-    fn read(input: impl BufRead) -> Result<DumpSource, ImportError> {
-        let mut tables: BTreeMap<String, Table> = BTreeMap::new();
-        let mut current: Option<(String, Table)> = None;
-        for (n, line) in input.lines().enumerate() {
-            let line = line.map_err(|e| {
-                ImportError::new(
-                    ErrorCode::MalformedDump,
-                    format!("cannot read line {}: {e}", n + 1),
-                )
-            })?;
-            if let Some((name, table)) = current.as_mut() {
-                if line == "\\." {
-                    if let Some((name, table)) = current.take() {
-                        tables.insert(name, table);
-                    }
-                } else {
-                    if line.split('\t').count() != table.columns.len() {
-                        return Err(ImportError::new(
-                            ErrorCode::MalformedDump,
-                            format!(
-                                "line {}: a row of `{name}` has {} fields, its COPY header names {}",
-                                n + 1,
-                                line.split('\t').count(),
-                                table.columns.len()
-                            ),
-                        ));
-                    }
-                    table.lines.push(line);
-                }
-                continue;
-            }
-            if let Some(rest) = line.strip_prefix("COPY ") {
-                let (name, columns) = parse_copy_header(rest).ok_or_else(|| {
-                    ImportError::new(
-                        ErrorCode::MalformedDump,
-                        format!("line {}: a COPY header that cannot be read", n + 1),
-                    )
+    /// One pass over the dump.
+    fn pass(
+        &self,
+        header: impl FnMut(&str, Vec<String>) -> bool,
+        row: impl FnMut(&str, String),
+    ) -> Result<(), ImportError> {
+        match &self.origin {
+            Origin::Text(t) => scan(t.as_bytes(), header, row),
+            Origin::File(path) => {
+                let context = |e: ImportError| ImportError {
+                    code: e.code,
+                    message: format!("dump `{}`: {}", path.display(), e.message),
+                };
+                let file = std::fs::File::open(path).map_err(|e| {
+                    malformed(format!("cannot open dump `{}`: {e}", path.display()))
                 })?;
-                current = Some((
-                    name,
-                    Table {
-                        columns,
-                        lines: Vec::new(),
-                    },
-                ));
+                let mut reader = BufReader::new(file);
+                let gz = reader
+                    .fill_buf()
+                    .map(|b| b.starts_with(&[0x1f, 0x8b]))
+                    .unwrap_or(false);
+                let input: Box<dyn Read> = if gz {
+                    Box::new(flate2::read::MultiGzDecoder::new(reader))
+                } else {
+                    Box::new(reader)
+                };
+                scan(BufReader::new(input), header, row).map_err(context)
             }
         }
-        if let Some((name, _)) = current {
-            return Err(ImportError::new(
-                ErrorCode::MalformedDump,
-                format!("the COPY block of `{name}` does not end (no `\\.` line)"),
-            ));
+    }
+
+    /// Keeps the rows of these tables (those not kept yet) in one pass.
+    fn load(&mut self, tables: &[String]) -> Result<(), ImportError> {
+        let wanted: HashSet<&str> = tables
+            .iter()
+            .map(String::as_str)
+            .filter(|t| self.columns.contains_key(*t) && !self.rows.contains_key(*t))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
         }
-        Ok(DumpSource { tables })
+        let mut got: HashMap<String, Vec<String>> =
+            wanted.iter().map(|t| (t.to_string(), Vec::new())).collect();
+        self.pass(
+            |name, _| wanted.contains(name),
+            |name, line| {
+                if let Some(v) = got.get_mut(name) {
+                    v.push(line);
+                }
+            },
+        )?;
+        self.rows.extend(got);
+        Ok(())
     }
 }
 
@@ -192,14 +256,18 @@ fn unescape(field: &str) -> Option<String> {
 
 impl DbSource for DumpSource {
     fn tables(&mut self) -> Result<Vec<String>, ImportError> {
-        Ok(self.tables.keys().cloned().collect())
+        Ok(self.columns.keys().cloned().collect())
     }
 
     fn columns(&mut self, table: &str) -> Result<Vec<String>, ImportError> {
-        self.tables
+        self.columns
             .get(table)
-            .map(|t| t.columns.clone())
+            .cloned()
             .ok_or_else(|| ImportError::new(ErrorCode::MissingTable, format!("no table `{table}`")))
+    }
+
+    fn prepare(&mut self, tables: &[String]) -> Result<(), ImportError> {
+        self.load(tables)
     }
 
     fn rows(
@@ -207,13 +275,11 @@ impl DbSource for DumpSource {
         table: &str,
         columns: &[&str],
     ) -> Result<Vec<Vec<Option<String>>>, ImportError> {
-        let t = self.tables.get(table).ok_or_else(|| {
-            ImportError::new(ErrorCode::MissingTable, format!("no table `{table}`"))
-        })?;
+        let have = self.columns(table)?;
         let positions = columns
             .iter()
             .map(|c| {
-                t.columns.iter().position(|x| x == c).ok_or_else(|| {
+                have.iter().position(|x| x == c).ok_or_else(|| {
                     ImportError::new(
                         ErrorCode::MissingColumn,
                         format!("table `{table}` has no column `{c}`"),
@@ -221,7 +287,9 @@ impl DbSource for DumpSource {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(t.lines
+        self.load(&[table.to_string()])?;
+        let lines = self.rows.get(table).map_or(&[][..], Vec::as_slice);
+        Ok(lines
             .iter()
             .map(|line| {
                 let fields: Vec<&str> = line.split('\t').collect();
@@ -256,6 +324,18 @@ mod tests {
             d.rows("mdl_user", &["id"]).unwrap_err().code,
             ErrorCode::MissingTable
         );
+    }
+
+    #[test]
+    fn only_the_tables_asked_for_are_kept() {
+        let text = "COPY public.mdl_a (id) FROM stdin;\n1\n\\.\nCOPY public.mdl_log (id) FROM stdin;\n1\n2\n\\.\n";
+        let mut d = DumpSource::from_text(text).unwrap();
+        assert!(d.rows.is_empty());
+        d.prepare(&["mdl_a".to_string(), "mdl_nosuch".to_string()])
+            .unwrap();
+        assert_eq!(d.rows.keys().collect::<Vec<_>>(), ["mdl_a"]);
+        assert_eq!(d.rows("mdl_log", &["id"]).unwrap().len(), 2);
+        assert_eq!(d.rows.len(), 2);
     }
 
     #[test]

@@ -34,6 +34,12 @@ pub trait DbSource {
     fn tables(&mut self) -> Result<Vec<String>, ImportError>;
     /// The column names of a table, in table order.
     fn columns(&mut self, table: &str) -> Result<Vec<String>, ImportError>;
+    /// Says which tables will be read next, so that a source that reads in passes (a dump
+    /// file) can read them together. The default does nothing.
+    fn prepare(&mut self, tables: &[String]) -> Result<(), ImportError> {
+        let _ = tables;
+        Ok(())
+    }
     /// The rows of a table, with only the columns asked for, in that order; `None` is SQL NULL.
     fn rows(
         &mut self,

@@ -287,6 +287,15 @@ impl Importer<'_> {
         })
     }
 
+    fn prepare(&mut self, bases: &[&str]) -> Result<(), ImportError> {
+        let tables: Vec<String> = bases
+            .iter()
+            .map(|b| format!("{}{b}", self.prefix))
+            .filter(|t| self.tables.contains(t))
+            .collect();
+        self.source.prepare(&tables)
+    }
+
     fn skip(&mut self, table: &str, id: Option<&str>, code: SkipCode, message: String) {
         self.skipped.push(Skipped {
             table: table.to_string(),
@@ -315,6 +324,17 @@ const REQUIRED: [&str; 13] = [
     "user",
     "course",
     "course_categories",
+];
+
+/// Tables read when they are there.
+const OPTIONAL: [&str; 7] = [
+    "role_allow_view",
+    "course_modules",
+    "modules",
+    "block_instances",
+    "prog",
+    "tenant",
+    "cohort_members",
 ];
 
 /// Assignments made by these components are audience (cohort) synchronisations.
@@ -432,6 +452,11 @@ pub fn import(source: &mut dyn DbSource, options: &ImportOptions) -> Result<Impo
             ));
         }
     }
+
+    // Every table read below but the activities' own, in one pass where that matters.
+    let mut wanted: Vec<&str> = REQUIRED.to_vec();
+    wanted.extend(OPTIONAL);
+    im.prepare(&wanted)?;
 
     // Configuration, version.
     let config: HashMap<String, String> = im
@@ -883,6 +908,11 @@ fn read_module_names(im: &mut Importer<'_>) -> Result<HashMap<u32, (String, bool
         .collect();
     let mut names: HashMap<(u32, u32), String> = HashMap::new();
     let used: BTreeSet<u32> = cms.iter().filter_map(|r| r.id(1)).collect();
+    let tables: Vec<&str> = used
+        .iter()
+        .filter_map(|m| module_names.get(m).map(String::as_str))
+        .collect();
+    im.prepare(&tables)?;
     for m in used {
         let Some(modname) = module_names.get(&m) else {
             continue;
