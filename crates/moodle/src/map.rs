@@ -511,6 +511,7 @@ pub fn import(source: &mut dyn DbSource, options: &ImportOptions) -> Result<Impo
     let ContextsRead {
         contexts,
         site_course,
+        site_name: name,
         by_instance,
     } = read_contexts(&mut im, &user_ids)?;
     let context_ids: HashSet<ContextId> = contexts.iter().map(|c| c.id).collect();
@@ -566,7 +567,6 @@ pub fn import(source: &mut dyn DbSource, options: &ImportOptions) -> Result<Impo
 
     let problems = validate(&site);
     let counts = count(&site);
-    let name = site_name(&mut im, site_course)?;
     Ok(Imported {
         site,
         name,
@@ -610,21 +610,6 @@ fn count(site: &Site) -> Counts {
         locked_contexts: site.contexts.iter().filter(|c| c.locked).count(),
         tenants: site.tenants.len(),
     }
-}
-
-fn site_name(
-    im: &mut Importer<'_>,
-    site_course: Option<u32>,
-) -> Result<Option<String>, ImportError> {
-    let Some(id) = site_course else {
-        return Ok(None);
-    };
-    let rows = im.read("course", &["id", "fullname"])?;
-    Ok(rows
-        .iter()
-        .find(|r| r.id(0) == Some(id))
-        .map(|r| r.text(1).trim().to_string())
-        .filter(|n| !n.is_empty()))
 }
 
 fn read_users(im: &mut Importer<'_>) -> Result<Vec<User>, ImportError> {
@@ -677,6 +662,8 @@ struct ContextsRead {
     contexts: Vec<Context>,
     /// The site course's id (`mdl_course` with category 0).
     site_course: Option<u32>,
+    /// The site course's full name: the site's name.
+    site_name: Option<String>,
     /// Each kept context by its level and Moodle instance id.
     by_instance: HashMap<(ContextLevel, u32), ContextId>,
 }
@@ -690,10 +677,12 @@ fn read_contexts(
     let courses = im.read("course", &["id", "category", "fullname", "visible"])?;
     let mut course_info: HashMap<u32, (String, bool)> = HashMap::new();
     let mut site_course = None;
+    let mut site_name = None;
     for r in courses.iter() {
         if let Some(id) = r.id(0) {
             if r.num(1) == Some(0) {
                 site_course = Some(id);
+                site_name = Some(r.text(2).trim().to_string()).filter(|n| !n.is_empty());
                 // Moodle's name for the site course's context (`frontpage` string of admin).
                 course_info.insert(id, ("Site home".into(), true));
             } else {
@@ -893,6 +882,7 @@ fn read_contexts(
     Ok(ContextsRead {
         contexts,
         site_course,
+        site_name,
         by_instance,
     })
 }
