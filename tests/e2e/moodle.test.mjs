@@ -36,8 +36,17 @@ test('the admin app opens an imported Moodle site and answers from it', async ()
   await go(page, '#/contexts');
   await page.waitForSelector('text=Faculty A');
   const tree = await page.locator('main').innerText();
-  for (const name of ['Faculty B', 'Dept A1', 'Test course: S']) assert.ok(tree.includes(name), `${name} in the tree`);
+  for (const name of ['Faculty B', 'Category 1', 'Site home']) assert.ok(tree.includes(name), `${name} in the tree`);
+  // Open Faculty A: its sub-category and course, by name.
+  await page.click('li[role=treeitem]:has(> a:text-is("Category: Faculty A")) > button.twisty');
+  await page.waitForSelector('text=Dept A1');
+  assert.ok((await page.locator('main').innerText()).includes('Test course: XS'));
   await shot(page, 'moodle-contexts');
+  // The search finds the activities by their names (50 assignments and pages: capped, said so).
+  await page.fill('#ctx-search', 'Page');
+  await page.waitForSelector('#ctx-results li');
+  assert.match(await page.locator('#ctx-results').innerText(), /Activity: Page 1/);
+  assert.match(await page.locator('#ctx-too-many').innerText(), /Too many to list \(\d+ match\)/);
   // Course creators are prohibited from creating courses in Faculty B [203]; creator1 (110)
   // may in Faculty A [201] from the system assignment.
   const cap = encodeURIComponent('moodle/course:create');
@@ -47,6 +56,14 @@ test('the admin app opens an imported Moodle site and answers from it', async ()
   await shot(page, 'moodle-prohibit');
   await go(page, `#/contexts/201?tab=check&user=110&cap=${cap}`);
   await page.waitForFunction(() => /^Allowed/.test(document.querySelector('#why-verdict')?.textContent ?? ''));
+  // The searchable user picker: plain1 (113) found by username among 113 users.
+  await go(page, '#/contexts/24?tab=check');
+  await page.fill('#check-user-search', 'plain1');
+  await page.waitForFunction(() => document.querySelectorAll('#check-user option').length === 2);
+  assert.match(await page.locator('#check-user-note').innerText(), /^1 of 113 match/);
+  await page.selectOption('#check-user', '113');
+  await page.waitForFunction(() => location.hash.includes('user=113'));
+  await shot(page, 'moodle-user-picker');
   assert.deepEqual(page.errors, []);
   await context.close();
 });

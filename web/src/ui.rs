@@ -57,6 +57,8 @@ pub fn context_name(e: &Engine, id: ContextId) -> String {
                     .map(|u| user_name(e, u))
                     .unwrap_or_else(|| id.to_string())
             ),
+            // Moodle calls it "System"; there is one.
+            (None, ContextLevel::System) => "System".to_string(),
             (None, l) => format!("{} {id}", level_label(l)),
         },
         None => format!("context {id}"),
@@ -295,19 +297,212 @@ pub fn read_file(ev: &leptos::ev::Event, done: impl FnOnce(String, String) + 'st
     });
 }
 
-/// The users of the site, sorted by display name, for pickers (deleted users left out).
-pub fn user_options(e: &Engine) -> Vec<(u32, String)> {
-    let mut v: Vec<(u32, String)> = e
+/// The users of the site, sorted by display name, for pickers (deleted users left out), each
+/// with the lower-case text a search matches (name, username, email, id).
+pub fn user_options(e: &Engine) -> Vec<PickOption> {
+    let mut v: Vec<PickOption> = e
         .users()
         .iter()
         .filter(|u| !u.deleted)
-        .map(|u| (u.id.0, user_name(e, u.id)))
+        .map(|u| {
+            let label = user_name(e, u.id);
+            let haystack = format!(
+                "{} {} {} #{}",
+                label.to_lowercase(),
+                u.username.to_lowercase(),
+                u.email.as_deref().unwrap_or("").to_lowercase(),
+                u.id
+            );
+            PickOption {
+                id: u.id.0,
+                label,
+                haystack,
+            }
+        })
         .collect();
-    v.sort_by(|a, b| a.1.cmp(&b.1));
+    v.sort_by(|a, b| a.label.cmp(&b.label));
     v
 }
 
-/// A `<select>` of users bound to a query parameter value.
+/// The contexts of the site for pickers: tree order (a parent before its children, siblings by
+/// name), each labelled with its level and name and, below the site, where it is.
+pub fn context_options(e: &Engine) -> Vec<PickOption> {
+    let mut children: std::collections::HashMap<Option<ContextId>, Vec<(String, ContextId)>> =
+        std::collections::HashMap::new();
+    for c in e.contexts() {
+        children
+            .entry(c.parent)
+            .or_default()
+            .push((context_name(e, c.id), c.id));
+    }
+    for list in children.values_mut() {
+        list.sort();
+    }
+    let mut out = Vec::with_capacity(e.contexts().len());
+    // Depth-first without recursion: (context, the path of names above it).
+    let mut stack: Vec<(ContextId, String, String)> = children
+        .get(&None)
+        .map(|roots| {
+            roots
+                .iter()
+                .rev()
+                .map(|(n, id)| (*id, n.clone(), String::new()))
+                .collect()
+        })
+        .unwrap_or_default();
+    while let Some((id, name, above)) = stack.pop() {
+        let label = if above.is_empty() {
+            name.clone()
+        } else {
+            format!("{name} — in {above}")
+        };
+        out.push(PickOption {
+            id: id.0,
+            haystack: format!("{} #{}", label.to_lowercase(), id),
+            label,
+        });
+        if let Some(kids) = children.get(&Some(id)) {
+            let here = if above.is_empty() {
+                name.clone()
+            } else {
+                format!("{above} / {name}")
+            };
+            for (n, k) in kids.iter().rev() {
+                stack.push((*k, n.clone(), here.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// One choice of a [`Picker`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PickOption {
+    /// The user or context id.
+    pub id: u32,
+    /// What is shown.
+    pub label: String,
+    /// What a search matches, in lower case.
+    pub haystack: String,
+}
+
+/// How many matches a picker lists at most.
+pub const PICKER_LIMIT: usize = 100;
+
+/// The options matching every word of `query` (all when it is empty), at most `limit`, and
+/// how many match in all.
+pub fn matching(options: &[PickOption], query: &str, limit: usize) -> (Vec<PickOption>, usize) {
+    let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    let mut total = 0;
+    let mut shown = Vec::new();
+    for o in options {
+        if words.iter().all(|w| o.haystack.contains(w.as_str())) {
+            total += 1;
+            if shown.len() < limit {
+                shown.push(o.clone());
+            }
+        }
+    }
+    (shown, total)
+}
+
+/// A searchable picker, as Moodle's user selector: a search box over a list of the matches
+/// (at most [`PICKER_LIMIT`], with a notice when more match). The chosen one stays listed.
+#[component]
+pub fn Picker(
+    /// Every choice.
+    #[prop(into)]
+    options: Signal<Vec<PickOption>>,
+    /// The chosen id.
+    #[prop(into)]
+    selected: Signal<Option<u32>>,
+    /// Called with the chosen id.
+    on_pick: Callback<u32>,
+    /// The accessible label.
+    label: &'static str,
+    /// The element id of the list (`{id}-search` is the search box's).
+    id: &'static str,
+    /// What the list says when nothing is chosen (`Choose a user…`).
+    placeholder: &'static str,
+    /// What is searched, for the search box's hint (`name, username or email`).
+    searched: &'static str,
+) -> impl IntoView {
+    let query = RwSignal::new(String::new());
+    let found = Memo::new(move |_| {
+        let q = query.get();
+        options.with(|o| {
+            let (mut shown, total) = matching(o, &q, PICKER_LIMIT);
+            // The chosen one stays in the list, so the list always shows the choice.
+            if let Some(sel) = selected.get()
+                && !shown.iter().any(|x| x.id == sel)
+                && let Some(x) = o.iter().find(|x| x.id == sel)
+            {
+                shown.insert(0, x.clone());
+            }
+            (shown, total, o.len())
+        })
+    });
+    let search_id = format!("{id}-search");
+    let note_id = format!("{id}-note");
+    view! {
+        <div class="picker">
+            <label for=id>{label}</label>
+            <input
+                type="search"
+                id=search_id
+                placeholder=format!("Search by {searched}")
+                aria-label=format!("{label}: search by {searched}")
+                aria-controls=id
+                prop:value=move || query.get()
+                on:input=move |ev| query.set(event_target_value(&ev))
+            />
+            <select
+                id=id
+                aria-describedby=note_id.clone()
+                on:change=move |ev| {
+                    if let Ok(v) = event_target_value(&ev).parse::<u32>() {
+                        on_pick.run(v);
+                    }
+                }
+            >
+                <option value="" selected=move || selected.get().is_none()>{placeholder}</option>
+                {move || {
+                    found
+                        .get()
+                        .0
+                        .into_iter()
+                        .map(|o| {
+                            let id = o.id;
+                            view! {
+                                <option value=id.to_string() selected=move || selected.get() == Some(id)>
+                                    {o.label}
+                                </option>
+                            }
+                        })
+                        .collect_view()
+                }}
+            </select>
+            <small id=note_id class="picker-note">
+                {move || {
+                    let (shown, total, all) = found.get();
+                    let q = query.get();
+                    if total > PICKER_LIMIT {
+                        format!(
+                            "Too many to list ({total} match): the first {PICKER_LIMIT} are shown; search to narrow the list."
+                        )
+                    } else if !q.trim().is_empty() {
+                        format!("{total} of {all} match.")
+                    } else {
+                        let _ = shown;
+                        String::new()
+                    }
+                }}
+            </small>
+        </div>
+    }
+}
+
+/// A searchable picker of the site's users (deleted users left out).
 #[component]
 pub fn UserPicker(
     /// The store.
@@ -324,30 +519,44 @@ pub fn UserPicker(
 ) -> impl IntoView {
     let options = Memo::new(move |_| store.with_structure(user_options));
     view! {
-        <label for=id>{label}</label>
-        <select
+        <Picker
+            options=Signal::derive(move || options.get())
+            selected=selected
+            on_pick=on_pick
+            label=label
             id=id
-            on:change=move |ev| {
-                if let Ok(v) = event_target_value(&ev).parse::<u32>() {
-                    on_pick.run(v);
-                }
-            }
-        >
-            <option value="" selected=move || selected.get().is_none()>"Choose a user…"</option>
-            {move || {
-                options
-                    .get()
-                    .into_iter()
-                    .map(|(id, name)| {
-                        view! {
-                            <option value=id.to_string() selected=move || selected.get() == Some(id)>
-                                {name}
-                            </option>
-                        }
-                    })
-                    .collect_view()
-            }}
-        </select>
+            placeholder="Choose a user…"
+            searched="name, username or email"
+        />
+    }
+}
+
+/// A searchable picker of the site's contexts, in tree order with where each one is.
+#[component]
+pub fn ContextPicker(
+    /// The store.
+    store: Store,
+    /// The selected context.
+    #[prop(into)]
+    selected: Signal<Option<u32>>,
+    /// Called with the chosen context.
+    on_pick: Callback<u32>,
+    /// The accessible label.
+    label: &'static str,
+    /// The element id.
+    id: &'static str,
+) -> impl IntoView {
+    let options = Memo::new(move |_| store.with_structure(context_options));
+    view! {
+        <Picker
+            options=Signal::derive(move || options.get())
+            selected=selected
+            on_pick=on_pick
+            label=label
+            id=id
+            placeholder="Choose a context…"
+            searched="name or id"
+        />
     }
 }
 
@@ -381,5 +590,63 @@ pub fn Tabs(
                 })
                 .collect_view()}
         </div>
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pickers_search_every_word_and_cap_the_list() {
+        let e = Engine::from_site(capstan_core::demo::demo_site()).unwrap();
+        let users = user_options(&e);
+        assert!(users.len() > PICKER_LIMIT);
+        let (shown, total) = matching(&users, "", PICKER_LIMIT);
+        assert_eq!((shown.len(), total), (PICKER_LIMIT, users.len()));
+        let first = users.first().map(|u| u.label.clone()).unwrap_or_default();
+        let word = first
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_uppercase();
+        let (shown, total) = matching(&users, &word, PICKER_LIMIT);
+        assert!(
+            total >= 1
+                && shown
+                    .iter()
+                    .all(|o| o.haystack.contains(&word.to_lowercase()))
+        );
+        // By id, and every word must match.
+        let (shown, _) = matching(&users, &format!("#{} ", users[0].id), PICKER_LIMIT);
+        assert!(shown.iter().any(|o| o.id == users[0].id));
+        assert_eq!(matching(&users, "zzzz-nobody qqq", PICKER_LIMIT).1, 0);
+    }
+
+    #[test]
+    fn contexts_are_listed_in_tree_order_with_where_they_are() {
+        let e = Engine::from_site(capstan_core::demo::demo_site()).unwrap();
+        let options = context_options(&e);
+        assert_eq!(options.len(), e.contexts().len());
+        let position = |id: ContextId| options.iter().position(|o| o.id == id.0);
+        for c in e.contexts() {
+            if let Some(p) = c.parent {
+                assert!(position(p) < position(c.id), "{p} before {}", c.id);
+            }
+        }
+        let course = e
+            .contexts()
+            .iter()
+            .find(|c| c.level == ContextLevel::Course && c.name.is_some())
+            .map(|c| c.id);
+        let label = course
+            .and_then(|c| options.iter().find(|o| o.id == c.0))
+            .map(|o| o.label.clone())
+            .unwrap_or_default();
+        assert!(
+            label.starts_with("Course: ") && label.contains(" — in "),
+            "{label}"
+        );
     }
 }

@@ -855,10 +855,22 @@ impl AppState {
 
     /// Starts writing a checkpoint in the background when `revision` is far enough past the
     /// last one and none is being written.
+    /// Whether a checkpoint is due at `revision`: checkpoints are on and `every` revisions
+    /// passed since the last one.
+    fn checkpoint_due(&self, revision: u64) -> bool {
+        let every = self.shared.checkpoint_every;
+        every != 0
+            && revision
+                >= self
+                    .shared
+                    .last_checkpoint
+                    .load(std::sync::atomic::Ordering::SeqCst)
+                    + every
+    }
+
     fn maybe_checkpoint(&self, revision: u64) {
         use std::sync::atomic::Ordering::SeqCst;
-        let every = self.shared.checkpoint_every;
-        if every == 0 || revision < self.shared.last_checkpoint.load(SeqCst) + every {
+        if !self.checkpoint_due(revision) {
             return;
         }
         if self.shared.checkpointing.swap(true, SeqCst) {
@@ -886,8 +898,10 @@ impl AppState {
                     // turned away: if the site moved far enough meanwhile, write the next one
                     // now rather than wait for a commit that may never come.
                     revision = st.site().revision;
-                    let due = revision >= st.shared.last_checkpoint.load(SeqCst) + every;
-                    if written.is_err() || !due || st.shared.checkpointing.swap(true, SeqCst) {
+                    if written.is_err()
+                        || !st.checkpoint_due(revision)
+                        || st.shared.checkpointing.swap(true, SeqCst)
+                    {
                         break;
                     }
                 }

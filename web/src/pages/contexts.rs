@@ -46,6 +46,9 @@ fn children_of(e: &Engine, parent: Option<ContextId>) -> Vec<(u32, String, usize
     v
 }
 
+/// How many matches the context search lists at most.
+const SEARCH_LIMIT: usize = 50;
+
 /// The context tree: search, and browse from the system context down.
 #[component]
 pub fn ContextTree() -> impl IntoView {
@@ -55,20 +58,24 @@ pub fn ContextTree() -> impl IntoView {
     let results = Memo::new(move |_| {
         let q = q.get().to_lowercase();
         if q.is_empty() {
-            return Vec::new();
+            return (Vec::new(), 0);
         }
         store.with(|e| {
-            e.contexts()
-                .iter()
-                .filter(|c| {
-                    c.name
-                        .as_deref()
-                        .is_some_and(|n| n.to_lowercase().contains(&q))
-                        || c.id.0.to_string() == q
-                })
-                .take(50)
-                .map(|c| (c.id.0, context_name(e, c.id)))
-                .collect::<Vec<_>>()
+            let mut total = 0;
+            let mut shown = Vec::new();
+            for c in e.contexts().iter().filter(|c| {
+                c.name
+                    .as_deref()
+                    .is_some_and(|n| n.to_lowercase().contains(&q))
+                    || c.id.0.to_string() == q
+            }) {
+                total += 1;
+                if shown.len() < SEARCH_LIMIT {
+                    shown.push((c.id.0, context_name(e, c.id)));
+                }
+            }
+            shown.sort_by(|a, b| a.1.cmp(&b.1));
+            (shown, total)
         })
     });
     view! {
@@ -89,9 +96,18 @@ pub fn ContextTree() -> impl IntoView {
             } else {
                 view! {
                     <ul class="results" id="ctx-results">
-                        {results.get().into_iter().map(|(id, name)| view! { <li><a href=format!("#/contexts/{id}")>{name}</a></li> }).collect_view()}
+                        {results.get().0.into_iter().map(|(id, name)| view! { <li><a href=format!("#/contexts/{id}")>{name}</a></li> }).collect_view()}
                     </ul>
-                    {move || results.get().is_empty().then(|| view! { <p class="muted">"Nothing matches."</p> })}
+                    {move || {
+                        let total = results.get().1;
+                        if total == 0 {
+                            Some(view! { <p class="muted">"Nothing matches."</p> }.into_any())
+                        } else if total > SEARCH_LIMIT {
+                            Some(view! { <p class="muted" id="ctx-too-many">{format!("Too many to list ({total} match): the first {SEARCH_LIMIT} are shown; search to narrow the list.")}</p> }.into_any())
+                        } else {
+                            None
+                        }
+                    }}
                 }
                 .into_any()
             }

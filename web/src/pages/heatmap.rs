@@ -4,7 +4,7 @@
 
 use crate::route::use_router;
 use crate::store::{Store, perf_now, use_store};
-use crate::ui::{UserPicker, context_name, display_role, rule_text, user_name};
+use crate::ui::{ContextPicker, UserPicker, context_name, display_role, rule_text, user_name};
 use capstan_core::{CheckOptions, ContextId, Engine, Permission, RoleId, UserId};
 use leptos::prelude::*;
 use std::collections::HashMap;
@@ -180,17 +180,11 @@ pub fn LivePreview(
     let user = Memo::new(move |_| router.loc.with(|l| l.num("pu")).or(defaults.0));
     let ctx = Memo::new(move |_| router.loc.with(|l| l.num("pc")).or(defaults.1));
     let on_user = Callback::new(move |u: u32| router.set_param("pu", &u.to_string()));
+    let on_ctx = Callback::new(move |c: u32| router.set_param("pc", &c.to_string()));
     view! {
         <h2>"Live preview"</h2>
         <UserPicker store=store selected=Signal::derive(move || user.get()) on_pick=on_user label="User" id="preview-user"/>
-        <label for="preview-context">"Context id"</label>
-        <input
-            id="preview-context"
-            type="number"
-            min="1"
-            prop:value=move || ctx.get().map(|c| c.to_string()).unwrap_or_default()
-            on:change=move |ev| router.set_param("pc", &event_target_value(&ev))
-        />
+        <ContextPicker store=store selected=Signal::derive(move || ctx.get()) on_pick=on_ctx label="Context" id="preview-context"/>
         <PreviewBody store=store user=user ctx=ctx/>
         <h3>"Heat map"</h3>
         <HeatMap context=Signal::derive(move || ctx.get().map(ContextId)) highlight=role/>

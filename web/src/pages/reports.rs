@@ -2,7 +2,7 @@
 
 use crate::route::use_router;
 use crate::store::{now, use_store};
-use crate::ui::{context_name, permission_label, role_name, user_name};
+use crate::ui::{ContextPicker, context_name, permission_label, role_name, user_name};
 use capstan_core::{ContextId, EditOp, Source};
 use leptos::prelude::*;
 
@@ -96,8 +96,13 @@ pub fn Overview() -> impl IntoView {
             }.into_any(),
         })}
         <h2>"Who has this capability"</h2>
-        <label for="who-ctx">"In context id"</label>
-        <input id="who-ctx" type="number" min="1" prop:value=move || ctx.get().to_string() on:change=move |ev| router.set_param("ctx", &event_target_value(&ev))/>
+        <ContextPicker
+            store=store
+            selected=Signal::derive(move || Some(ctx.get()))
+            on_pick=Callback::new(move |c: u32| router.set_param("ctx", &c.to_string()))
+            label="In context"
+            id="who-ctx"
+        />
         {move || who.get().map(|w| match w {
             Err(m) => view! { <p class="field-error">{m}</p> }.into_any(),
             Ok((all, users, cname)) => view! {
