@@ -1136,6 +1136,20 @@ impl Engine {
             .ok_or(PresetError::UnknownRole(role))?;
         let mut unknowns = Unknowns::default();
         let mut preset = Preset::default();
+        let mut parts_of = self.source_parts(role, from, &mut unknowns, &mut preset)?;
+        parts_of.keep_only(parts);
+        self.parts_ops(role, Some(&existing), parts_of, unknowns, &preset)
+    }
+
+    /// Every part of a role's definition as `from` gives it, for `role` (a preset's own short
+    /// name in its allow lists means `role`); parts the source does not have are `None`.
+    fn source_parts(
+        &self,
+        role: RoleId,
+        from: ResetFrom<'_>,
+        unknowns: &mut Unknowns,
+        preset: &mut Preset,
+    ) -> Result<Parts, PresetError> {
         let all_caps =
             |value: &dyn Fn(&str) -> Option<Permission>| -> Vec<(String, Option<Permission>)> {
                 let mut v: Vec<(String, Option<Permission>)> = self
@@ -1146,7 +1160,7 @@ impl Engine {
                 v.sort_by(|a, b| a.0.cmp(&b.0));
                 v
             };
-        let mut parts_of = match from {
+        let parts = match from {
             ResetFrom::Archetype(a) => {
                 let of = |targets: &[Archetype]| -> Vec<RoleId> {
                     self.roles()
@@ -1166,14 +1180,14 @@ impl Engine {
                 }
             }
             ResetFrom::Role(source) => {
-                preset = self.role_preset(source)?;
+                *preset = self.role_preset(source)?;
                 // As an export and an import: a source that allows itself gives a role that
                 // allows itself.
-                self.preset_parts(&preset, role, &mut unknowns)
+                self.preset_parts(preset, role, unknowns)
             }
             ResetFrom::Preset(xml) => {
-                preset = parse_preset(xml)?;
-                self.preset_parts(&preset, role, &mut unknowns)
+                *preset = parse_preset(xml)?;
+                self.preset_parts(preset, role, unknowns)
             }
             ResetFrom::Nothing => Parts {
                 name: Some(String::new()),
@@ -1185,9 +1199,184 @@ impl Engine {
                 ..Parts::default()
             },
         };
-        parts_of.keep_only(parts);
-        self.parts_ops(role, Some(&existing), parts_of, unknowns, &preset)
+        Ok(parts)
     }
+
+    /// Compares a role's definition with another source (Moodle's archetype defaults, another
+    /// role, a preset, or nothing): the archetype, context levels, allow lists and every
+    /// capability whose system-level value differs, with its risks. Parts a preset leaves out
+    /// are not compared.
+    pub fn compare_role(
+        &self,
+        role: RoleId,
+        with: ResetFrom<'_>,
+    ) -> Result<RoleComparison, PresetError> {
+        let existing = self
+            .role(role)
+            .cloned()
+            .ok_or(PresetError::UnknownRole(role))?;
+        let mut unknowns = Unknowns::default();
+        let mut preset = Preset::default();
+        let other = self.source_parts(role, with, &mut unknowns, &mut preset)?;
+        let mine = self.role_preset(role)?;
+        let current: std::collections::HashMap<&str, Option<Permission>> = mine
+            .permissions
+            .iter()
+            .flatten()
+            .map(|(c, v)| (c.as_str(), *v))
+            .collect();
+        let risks: std::collections::HashMap<&str, RiskSet> = self
+            .capabilities()
+            .iter()
+            .map(|c| (c.name.as_str(), c.risks))
+            .collect();
+        let mut capabilities = Vec::new();
+        for (name, value) in other.permissions.iter().flatten() {
+            let Some(cap_risks) = risks.get(name.as_str()) else {
+                continue;
+            };
+            let left = current.get(name.as_str()).copied().flatten();
+            if left != *value {
+                capabilities.push(CapabilityDifference {
+                    capability: name.clone(),
+                    left,
+                    right: *value,
+                    risks: cap_risks.iter().collect(),
+                });
+            }
+        }
+        capabilities.sort_by(|a, b| a.capability.cmp(&b.capability));
+        let sorted = |v: &[ContextLevel]| {
+            let mut v = v.to_vec();
+            v.sort();
+            v.dedup();
+            v
+        };
+        let contextlevels = other
+            .contextlevels
+            .as_deref()
+            .map(sorted)
+            .filter(|o| *o != sorted(&existing.contextlevels))
+            .map(|o| (sorted(&existing.contextlevels), o));
+        let mut allows = Vec::new();
+        for (kind, theirs) in AllowKind::ALL.into_iter().zip(other.allows.iter()) {
+            let Some(theirs) = theirs else {
+                continue;
+            };
+            let ours = kind.of(&existing);
+            let only_left: Vec<RoleId> = ours.iter().filter(|r| !theirs.contains(r)).copied().collect();
+            let only_right: Vec<RoleId> = theirs.iter().filter(|r| !ours.contains(r)).copied().collect();
+            if !only_left.is_empty() || !only_right.is_empty() {
+                allows.push(AllowDifference {
+                    kind,
+                    only_left,
+                    only_right,
+                });
+            }
+        }
+        let archetype = other
+            .archetype
+            .filter(|a| *a != existing.archetype)
+            .map(|a| (existing.archetype, a));
+        Ok(RoleComparison {
+            role,
+            archetype,
+            contextlevels,
+            allows,
+            capabilities,
+            unknown_capabilities: unknowns.capabilities,
+        })
+    }
+
+    /// The difference as a preset that, imported over the compared role, gives it the other
+    /// side's values: the other side's archetype, context levels and allow lists, and only the
+    /// capabilities that differ (each with the other side's value, `inherit` to clear).
+    pub fn comparison_preset(
+        &self,
+        cmp: &RoleComparison,
+        with: ResetFrom<'_>,
+        opts: ExportOptions,
+    ) -> Result<String, PresetError> {
+        let mut unknowns = Unknowns::default();
+        let mut preset = Preset::default();
+        let other = self.source_parts(cmp.role, with, &mut unknowns, &mut preset)?;
+        let mut p = self.role_preset(cmp.role)?;
+        let shortname_of = |ids: &[RoleId]| -> Vec<String> {
+            ids.iter()
+                .filter_map(|r| self.role(*r).map(|r| r.shortname.clone()))
+                .collect()
+        };
+        if let Some(a) = other.archetype {
+            p.archetype = Some(a);
+        }
+        if let Some(l) = other.contextlevels {
+            p.contextlevels = Some(l);
+        }
+        for (kind, theirs) in AllowKind::ALL.into_iter().zip(other.allows.iter()) {
+            if let Some(ids) = theirs {
+                *p.list_mut(kind) = Some(shortname_of(ids));
+            }
+        }
+        p.permissions = Some(
+            cmp.capabilities
+                .iter()
+                .map(|d| (d.capability.clone(), d.right))
+                .collect(),
+        );
+        Ok(write_preset(&p, opts))
+    }
+}
+
+/// How a role differs from another source ([`Engine::compare_role`]); "left" is the role,
+/// "right" the other side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleComparison {
+    /// The role compared.
+    pub role: RoleId,
+    /// The archetypes, when they differ.
+    pub archetype: Option<(Option<Archetype>, Option<Archetype>)>,
+    /// The context levels, when they differ.
+    pub contextlevels: Option<(Vec<ContextLevel>, Vec<ContextLevel>)>,
+    /// The allow lists that differ.
+    pub allows: Vec<AllowDifference>,
+    /// The capabilities whose system-level value differs, by name.
+    pub capabilities: Vec<CapabilityDifference>,
+    /// Capabilities of a preset that this site does not have (not compared).
+    pub unknown_capabilities: Vec<String>,
+}
+
+impl RoleComparison {
+    /// Whether the two sides are the same in every compared part.
+    pub fn is_empty(&self) -> bool {
+        self.archetype.is_none()
+            && self.contextlevels.is_none()
+            && self.allows.is_empty()
+            && self.capabilities.is_empty()
+    }
+}
+
+/// One allow list that differs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowDifference {
+    /// Which list.
+    pub kind: AllowKind,
+    /// Roles only the compared role lists.
+    pub only_left: Vec<RoleId>,
+    /// Roles only the other side lists.
+    pub only_right: Vec<RoleId>,
+}
+
+/// One capability whose value differs (`None`: not set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapabilityDifference {
+    /// The capability.
+    pub capability: String,
+    /// The compared role's value.
+    pub left: Option<Permission>,
+    /// The other side's value.
+    pub right: Option<Permission>,
+    /// The capability's risks.
+    pub risks: Vec<Risk>,
 }
 
 #[cfg(test)]
@@ -1537,6 +1726,79 @@ mod tests {
             e.reset_role_ops(RoleId(42), ResetFrom::Nothing, &RolePart::ALL)
                 .unwrap_err()
                 .code(),
+            "unknown_role"
+        );
+    }
+
+    #[test]
+    fn compare_a_role_with_its_archetype_another_role_and_its_own_difference() {
+        let mut e = Engine::from_site(moodle::template("moodle-4.5").unwrap()).unwrap();
+        let student = RoleId(5);
+        e.apply(EditOp::SetPermission {
+            role: student,
+            context: ContextId(1),
+            capability: "mod/forum:replypost".into(),
+            permission: Some(Permission::Prohibit),
+        })
+        .unwrap();
+        e.apply(EditOp::SetPermission {
+            role: student,
+            context: ContextId(1),
+            capability: "moodle/site:config".into(),
+            permission: Some(Permission::Allow),
+        })
+        .unwrap();
+        let cmp = e
+            .compare_role(student, ResetFrom::Archetype(Archetype::Student))
+            .unwrap();
+        let diff = |c: &RoleComparison, name: &str| {
+            c.capabilities
+                .iter()
+                .find(|d| d.capability == name)
+                .map(|d| (d.left, d.right))
+        };
+        assert_eq!(
+            diff(&cmp, "mod/forum:replypost"),
+            Some((Some(Permission::Prohibit), Some(Permission::Allow)))
+        );
+        assert_eq!(
+            diff(&cmp, "moodle/site:config"),
+            Some((Some(Permission::Allow), None))
+        );
+        let config = cmp
+            .capabilities
+            .iter()
+            .find(|d| d.capability == "moodle/site:config")
+            .unwrap();
+        assert!(config.risks.contains(&Risk::Config));
+        assert!(cmp.archetype.is_none() && cmp.contextlevels.is_none());
+        // A role compared with itself: nothing.
+        assert!(e.compare_role(student, ResetFrom::Role(student)).unwrap().is_empty());
+        // With the non-editing teacher: levels are the same, archetype and rows differ.
+        let teacher = e.compare_role(student, ResetFrom::Role(RoleId(4))).unwrap();
+        assert_eq!(
+            teacher.archetype,
+            Some((Some(Archetype::Student), Some(Archetype::Teacher)))
+        );
+        assert!(diff(&teacher, "moodle/grade:viewall").is_some());
+        // The difference as a preset, imported over the role, leaves no difference.
+        for with in [
+            ResetFrom::Archetype(Archetype::Student),
+            ResetFrom::Role(RoleId(4)),
+            ResetFrom::Nothing,
+        ] {
+            let cmp = e.compare_role(student, with).unwrap();
+            let xml = e
+                .comparison_preset(&cmp, with, ExportOptions::default())
+                .unwrap();
+            let mut after = e.clone();
+            after.import_preset(&xml, Some(student)).unwrap();
+            let left = after.compare_role(student, with).unwrap();
+            assert!(left.capabilities.is_empty(), "{with:?}: {:?}", left.capabilities);
+            assert!(left.contextlevels.is_none() && left.allows.is_empty(), "{with:?}");
+        }
+        assert_eq!(
+            e.compare_role(RoleId(99), ResetFrom::Nothing).unwrap_err().code(),
             "unknown_role"
         );
     }
