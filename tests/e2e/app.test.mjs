@@ -405,3 +405,42 @@ test('a permission bundle opens read-only: it answers for its user, every edit i
   assert.deepEqual(page.errors, []);
   await context.close();
 });
+
+test('compare a role with its archetype and another role; the difference downloads as a preset that removes it', async () => {
+  const { context, page } = await fresh('#/roles/5');
+  await page.waitForSelector('#capability-table');
+  // Make the student differ from Moodle's student defaults in one capability it allows.
+  const cap = await page.locator('#capability-table tr.perm-allow').first().getAttribute('data-cap');
+  await page.click(`#capability-table tr[data-cap="${cap}"] input[value=prohibit]`);
+  await page.waitForSelector(`#capability-table tr[data-cap="${cap}"].perm-prohibit`);
+  await page.click('#compare-role');
+  await page.waitForSelector('#compare-panel');
+  // The default other side is the role's archetype: Moodle's Student defaults.
+  assert.equal(await page.inputValue('#compare-source'), 'a:student');
+  await page.waitForSelector(`#compare-table tr[data-cap="${cap}"]`);
+  assert.equal(await page.locator(`#compare-table tr[data-cap="${cap}"] td`).first().innerText(), 'Prohibit');
+  assert.match(await page.locator('#compare-summary').innerText(), /^\d+ capabilit(y|ies) differs?/);
+  // Risks are shown beside the capabilities that carry them.
+  await page.selectOption('#compare-source', 'r:3');
+  await page.waitForSelector('#compare-archetype');
+  assert.ok(await page.locator('#compare-table .risk').count() > 0, 'risk badges');
+  await shot(page, 'compare-roles');
+  // The difference as a preset; imported over the student, nothing differs any more.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#compare-export')]);
+  assert.equal(download.suggestedFilename(), 'student-difference.xml');
+  const xml = readFileSync(await download.path(), 'utf8');
+  assert.match(xml, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<role><shortname>student<\/shortname>/);
+  await go(page, '#/roles');
+  await page.waitForSelector('#roles-table');
+  const file = join(shots, 'student-difference.xml');
+  writeFileSync(file, xml);
+  await page.setInputFiles('#import-preset', file);
+  await page.waitForFunction(() => /replaced role student/.test(document.querySelector('#notice')?.textContent ?? ''));
+  await go(page, '#/roles/5');
+  await page.waitForSelector('#capability-table');
+  await page.click('#compare-role');
+  await page.selectOption('#compare-source', 'r:3');
+  await page.waitForFunction(() => /^No difference/.test(document.querySelector('#compare-summary')?.textContent ?? ''));
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});

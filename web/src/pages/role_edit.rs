@@ -194,6 +194,7 @@ fn RoleForm(
         );
     };
     let resetting = RwSignal::new(false);
+    let comparing = RwSignal::new(false);
     view! {
         <h1>"Edit role: " {move || {
             let n = name.get();
@@ -245,10 +246,12 @@ fn RoleForm(
             <div class="form-actions">
                 <button type="submit" class="primary" id="save-role">"Save changes"</button>
                 <button type="button" on:click=move |_| resetting.update(|v| *v = !*v) id="reset-role" aria-expanded=move || resetting.get().to_string()>"Reset role…"</button>
+                <button type="button" on:click=move |_| comparing.update(|v| *v = !*v) id="compare-role" aria-expanded=move || comparing.get().to_string()>"Compare…"</button>
                 <a class="button" href="#/roles">"Back to roles"</a>
             </div>
         </form>
         {move || resetting.get().then(|| view! { <ResetPanel role=id archetype=role.archetype on_done=Callback::new(move |_| resetting.set(false))/> })}
+        {move || comparing.get().then(|| view! { <ComparePanel role=id archetype=role.archetype on_done=Callback::new(move |_| comparing.set(false))/> })}
     }
 }
 
@@ -264,7 +267,6 @@ fn ResetPanel(
     on_done: Callback<()>,
 ) -> impl IntoView {
     let store = use_store();
-    let lang = store.lang;
     let source = RwSignal::new(
         archetype
             .map(|a| format!("a:{}", a.name()))
@@ -283,34 +285,16 @@ fn ResetPanel(
             })
             .collect::<Vec<_>>(),
     );
-    let roles = Memo::new(move |_| store.with(crate::pages::roles::ordered_roles));
     let plan = Memo::new(move |_| {
         let src = source.get();
         let chosen = parts.get();
         let file = preset.get();
         store.with(|e| {
-            let from = if let Some(a) = src.strip_prefix("a:") {
-                ResetFrom::Archetype(Archetype::from_name(a).ok_or("unknown archetype")?)
-            } else if let Some(r) = src.strip_prefix("r:") {
-                ResetFrom::Role(RoleId(r.parse().map_err(|_| "unknown role")?))
-            } else if src == "preset" {
-                match &file {
-                    Some((_, xml)) => ResetFrom::Preset(xml),
-                    None => return Err("choose a preset file".to_string()),
-                }
-            } else {
-                ResetFrom::Nothing
-            };
+            let from = source_from(&src, &file)?;
             e.reset_role_ops(role, from, &chosen)
                 .map_err(|err| format!("{err} (error[{}])", err.code()))
         })
     });
-    let on_file = move |ev: leptos::ev::Event| {
-        crate::ui::read_file(&ev, move |name, xml| {
-            preset.set(Some((name, xml)));
-            source.set("preset".into());
-        });
-    };
     let apply = move |_| {
         let Ok((ops, report)) = plan.get_untracked() else {
             return;
@@ -330,34 +314,7 @@ fn ResetPanel(
     view! {
         <section class="form reset-panel" id="reset-panel" aria-labelledby="reset-title">
             <h2 id="reset-title">"Reset role"</h2>
-            <div>
-            <label for="reset-source">"Use role or archetype"</label>
-            <select id="reset-source" on:change=move |ev| source.set(event_target_value(&ev))>
-                <option value="nothing" selected=move || source.get() == "nothing">"No role (clear the chosen parts)"</option>
-                <ArchetypeOptions chosen=source/>
-                <optgroup label="Another role">
-                    {move || {
-                        roles
-                            .get()
-                            .into_iter()
-                            .filter(|r| r.id != role)
-                            .map(|r| {
-                                let v = format!("r:{}", r.id);
-                                let v2 = v.clone();
-                                view! { <option value=v selected=move || source.get() == v2>{display_role(&r, &lang.get())}</option> }
-                            })
-                            .collect_view()
-                    }}
-                </optgroup>
-                <option value="preset" selected=move || source.get() == "preset">"A preset file"</option>
-            </select>
-            </div>
-            <div>
-            <label class="button file">
-                {move || preset.get().map(|(n, _)| format!("Preset: {n}")).unwrap_or_else(|| "Choose a preset file…".into())}
-                <input type="file" accept=".xml,application/xml,text/xml" id="reset-preset" on:change=on_file/>
-            </label>
-            </div>
+            <SourceSelect role=role id="reset-source" file_id="reset-preset" label="Use role or archetype" nothing="No role (clear the chosen parts)" source=source preset=preset/>
             {check_set(
                 "What to reset",
                 Some("reset-parts"),
@@ -391,6 +348,243 @@ fn ResetPanel(
                 <button type="button" class="primary" id="reset-apply" on:click=apply
                     disabled=move || !matches!(plan.get(), Ok((ref ops, _)) if !ops.is_empty())>"Reset"</button>
                 <button type="button" on:click=move |_| on_done.run(())>"Cancel"</button>
+            </div>
+        </section>
+    }
+}
+
+/// Where a reset or a comparison takes its values from, as [`SourceSelect`] gives it:
+/// `nothing`, `a:ARCHETYPE`, `r:ROLE` or `preset` (with the chosen file's text).
+fn source_from<'a>(src: &str, file: &'a Option<(String, String)>) -> Result<ResetFrom<'a>, String> {
+    Ok(if let Some(a) = src.strip_prefix("a:") {
+        ResetFrom::Archetype(Archetype::from_name(a).ok_or("unknown archetype")?)
+    } else if let Some(r) = src.strip_prefix("r:") {
+        ResetFrom::Role(RoleId(r.parse().map_err(|_| "unknown role")?))
+    } else if src == "preset" {
+        match file {
+            Some((_, xml)) => ResetFrom::Preset(xml),
+            None => return Err("choose a preset file".to_string()),
+        }
+    } else {
+        ResetFrom::Nothing
+    })
+}
+
+/// The source of a reset or a comparison: nothing, an archetype (Moodle's defaults), another
+/// role of the site, or a preset file.
+#[component]
+fn SourceSelect(
+    /// The role being reset or compared (not offered as its own source).
+    role: RoleId,
+    /// The select's id.
+    id: &'static str,
+    /// The preset file input's id.
+    file_id: &'static str,
+    /// Its label.
+    label: &'static str,
+    /// What "nothing" is called here.
+    nothing: &'static str,
+    /// The chosen source (`nothing`, `a:…`, `r:…`, `preset`).
+    source: RwSignal<String>,
+    /// The chosen preset file: name and text.
+    preset: RwSignal<Option<(String, String)>>,
+) -> impl IntoView {
+    let store = use_store();
+    let lang = store.lang;
+    let roles = Memo::new(move |_| store.with(crate::pages::roles::ordered_roles));
+    let on_file = move |ev: leptos::ev::Event| {
+        crate::ui::read_file(&ev, move |name, xml| {
+            preset.set(Some((name, xml)));
+            source.set("preset".into());
+        });
+    };
+    view! {
+        <div>
+        <label for=id>{label}</label>
+        <select id=id on:change=move |ev| source.set(event_target_value(&ev))>
+            <option value="nothing" selected=move || source.get() == "nothing">{nothing}</option>
+            <ArchetypeOptions chosen=source/>
+            <optgroup label="Another role">
+                {move || {
+                    roles
+                        .get()
+                        .into_iter()
+                        .filter(|r| r.id != role)
+                        .map(|r| {
+                            let v = format!("r:{}", r.id);
+                            let v2 = v.clone();
+                            view! { <option value=v selected=move || source.get() == v2>{display_role(&r, &lang.get())}</option> }
+                        })
+                        .collect_view()
+                }}
+            </optgroup>
+            <option value="preset" selected=move || source.get() == "preset">"A preset file"</option>
+        </select>
+        </div>
+        <div>
+        <label class="button file">
+            {move || preset.get().map(|(n, _)| format!("Preset: {n}")).unwrap_or_else(|| "Choose a preset file…".into())}
+            <input type="file" accept=".xml,application/xml,text/xml" id=file_id on:change=on_file/>
+        </label>
+        </div>
+    }
+}
+
+/// Compare roles: this role beside an archetype's defaults, another role or a preset file,
+/// differences only, with the risks; the difference can be downloaded as a preset.
+#[component]
+fn ComparePanel(
+    /// The role.
+    role: RoleId,
+    /// Its archetype when the panel opened (the default other side).
+    archetype: Option<Archetype>,
+    /// Closes the panel.
+    on_done: Callback<()>,
+) -> impl IntoView {
+    let store = use_store();
+    let lang = store.lang;
+    let source = RwSignal::new(
+        archetype
+            .map(|a| format!("a:{}", a.name()))
+            .unwrap_or_else(|| "nothing".into()),
+    );
+    let preset = RwSignal::new(None::<(String, String)>);
+    let cmp = Memo::new(move |_| {
+        let src = source.get();
+        let file = preset.get();
+        store.with(|e| {
+            let from = source_from(&src, &file)?;
+            e.compare_role(role, from)
+                .map_err(|err| format!("{err} (error[{}])", err.code()))
+        })
+    });
+    let other_name = move || {
+        let src = source.get();
+        store.with(|e| {
+            if let Some(a) = src.strip_prefix("a:") {
+                Archetype::from_name(a)
+                    .map(|a| format!("{} defaults", archetype_label(a)))
+                    .unwrap_or_default()
+            } else if let Some(r) = src.strip_prefix("r:").and_then(|r| r.parse().ok()) {
+                e.role(RoleId(r))
+                    .map(|r| display_role(r, &lang.get()))
+                    .unwrap_or_default()
+            } else if src == "preset" {
+                preset
+                    .get()
+                    .map(|(n, _)| n)
+                    .unwrap_or_else(|| "the preset".into())
+            } else {
+                "No role".into()
+            }
+        })
+    };
+    let names = move |ids: &[RoleId]| -> String {
+        store.with(|e| {
+            ids.iter()
+                .map(|r| {
+                    e.role(*r)
+                        .map(|r| display_role(r, &lang.get()))
+                        .unwrap_or_else(|| r.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+    };
+    let levels = |l: &[ContextLevel]| -> String {
+        if l.is_empty() {
+            "none".into()
+        } else {
+            l.iter()
+                .map(|l| crate::ui::level_name(*l))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let export = move |_| {
+        let src = source.get_untracked();
+        let file = preset.get_untracked();
+        let result = store.with_untracked(|e| {
+            let from = source_from(&src, &file)?;
+            let c = e.compare_role(role, from).map_err(|x| x.to_string())?;
+            let xml = e
+                .comparison_preset(&c, from, capstan_core::preset::ExportOptions::default())
+                .map_err(|x| x.to_string())?;
+            let short = e
+                .role(role)
+                .map(|r| r.shortname.clone())
+                .unwrap_or_default();
+            Ok::<_, String>((format!("{short}-difference.xml"), xml))
+        });
+        match result.and_then(|(name, xml)| {
+            crate::ui::download(&name, "application/xml", &xml).map(|_| name)
+        }) {
+            Ok(name) => store.say(
+                true,
+                format!(
+                    "downloaded {name}: import it over this role to give it the other side's values"
+                ),
+            ),
+            Err(m) => store.say(false, &m),
+        }
+    };
+    view! {
+        <section class="form compare-panel" id="compare-panel" aria-labelledby="compare-title">
+            <h2 id="compare-title">"Compare role"</h2>
+            <SourceSelect role=role id="compare-source" file_id="compare-preset" label="Compare with" nothing="No role (everything not set)" source=source preset=preset/>
+            {move || match cmp.get() {
+                Err(m) => view! { <p class="field-error" id="compare-summary">{m}</p> }.into_any(),
+                Ok(c) if c.is_empty() => view! { <p id="compare-summary" role="status">"No difference: the role and " {other_name()} " are the same."</p> }.into_any(),
+                Ok(c) => {
+                    let n = c.capabilities.len();
+                    let risky = c.capabilities.iter().filter(|d| !d.risks.is_empty()).count();
+                    view! {
+                        <p id="compare-summary" role="status">
+                            {format!("{n} capabilit{} differ{}", if n == 1 { "y" } else { "ies" }, if n == 1 { "s" } else { "" })}
+                            {(risky > 0).then(|| format!(" ({risky} with risks)"))}
+                            {c.archetype.is_some().then_some("; the archetype differs")}
+                            {c.contextlevels.is_some().then_some("; the context types differ")}
+                            {(!c.allows.is_empty()).then(|| format!("; {} allow list(s) differ", c.allows.len()))}
+                            {(!c.unknown_capabilities.is_empty()).then(|| format!("; {} capabilities of the preset are not on this site", c.unknown_capabilities.len()))}
+                            "."
+                        </p>
+                        <table class="grid" id="compare-table">
+                            <thead><tr><th scope="col">"Capability"</th><th scope="col">"This role"</th><th scope="col">{other_name()}</th><th scope="col">"Risks"</th></tr></thead>
+                            <tbody>
+                                {c.archetype.map(|(l, r)| view! {
+                                    <tr id="compare-archetype"><th scope="row">"Archetype"</th>
+                                        <td>{l.map(archetype_label).unwrap_or_else(|| "none".into())}</td>
+                                        <td>{r.map(archetype_label).unwrap_or_else(|| "none".into())}</td><td></td></tr>
+                                })}
+                                {c.contextlevels.map(|(l, r)| view! {
+                                    <tr id="compare-levels"><th scope="row">"Context types"</th><td>{levels(&l)}</td><td>{levels(&r)}</td><td></td></tr>
+                                })}
+                                {c.allows.into_iter().map(|a| view! {
+                                    <tr class="compare-allow"><th scope="row">{format!("Allow role {}", a.kind.element().trim_start_matches("allow"))}</th>
+                                        <td>{if a.only_left.is_empty() { "—".to_string() } else { format!("only here: {}", names(&a.only_left)) }}</td>
+                                        <td>{if a.only_right.is_empty() { "—".to_string() } else { format!("only there: {}", names(&a.only_right)) }}</td><td></td></tr>
+                                }).collect_view()}
+                                {c.capabilities.into_iter().map(|d| {
+                                    let risks: capstan_core::RiskSet = d.risks.iter().copied().collect();
+                                    view! {
+                                        <tr data-cap=d.capability.clone()>
+                                            <th scope="row"><code>{d.capability.clone()}</code></th>
+                                            <td class=format!("perm-{}", permission_key(d.left))>{permission_label(d.left)}</td>
+                                            <td class=format!("perm-{}", permission_key(d.right))>{permission_label(d.right)}</td>
+                                            <td><Risks risks=risks/></td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    }
+                    .into_any()
+                }
+            }}
+            <div class="form-actions">
+                <button type="button" id="compare-export" on:click=export
+                    disabled=move || !matches!(cmp.get(), Ok(ref c) if !c.is_empty())>"Download the difference as a preset"</button>
+                <button type="button" on:click=move |_| on_done.run(())>"Close"</button>
             </div>
         </section>
     }
