@@ -136,14 +136,20 @@ fn import_moodle_dump() -> Result<(), String> {
     std::fs::create_dir_all(&out).map_err(|e| format!("{}: {e}", out.display()))?;
     run(
         "capstan import moodle of the real 4.5.6 dump",
-        cargo()
-            .args([
-                "run", "--quiet", "--release", "-p", "capstan", "--", "import", "moodle", "--dump",
-            ])
+        release_cli()
+            .args(["import", "moodle", "--dump"])
             .arg(&dump)
             .arg("--out")
             .arg(out.join("real.json")),
     )
+}
+
+/// `cargo run --release -p capstan --` (the CLI, built once for the conformance run and the
+/// import).
+fn release_cli() -> Command {
+    let mut c = cargo();
+    c.args(["run", "--quiet", "--release", "-p", "capstan", "--"]);
+    c
 }
 
 fn conformance() -> Result<(), String> {
@@ -156,17 +162,7 @@ fn conformance() -> Result<(), String> {
     }
     run(
         "conformance corpus through the CLI",
-        cargo()
-            .args([
-                "run",
-                "--quiet",
-                "--release",
-                "-p",
-                "capstan",
-                "--",
-                "conformance",
-            ])
-            .arg(&corpus),
+        release_cli().arg("conformance").arg(&corpus),
     )
 }
 
