@@ -1264,8 +1264,16 @@ impl Engine {
                 continue;
             };
             let ours = kind.of(&existing);
-            let only_left: Vec<RoleId> = ours.iter().filter(|r| !theirs.contains(r)).copied().collect();
-            let only_right: Vec<RoleId> = theirs.iter().filter(|r| !ours.contains(r)).copied().collect();
+            let only_left: Vec<RoleId> = ours
+                .iter()
+                .filter(|r| !theirs.contains(r))
+                .copied()
+                .collect();
+            let only_right: Vec<RoleId> = theirs
+                .iter()
+                .filter(|r| !ours.contains(r))
+                .copied()
+                .collect();
             if !only_left.is_empty() || !only_right.is_empty() {
                 allows.push(AllowDifference {
                     kind,
@@ -1773,7 +1781,11 @@ mod tests {
         assert!(config.risks.contains(&Risk::Config));
         assert!(cmp.archetype.is_none() && cmp.contextlevels.is_none());
         // A role compared with itself: nothing.
-        assert!(e.compare_role(student, ResetFrom::Role(student)).unwrap().is_empty());
+        assert!(
+            e.compare_role(student, ResetFrom::Role(student))
+                .unwrap()
+                .is_empty()
+        );
         // With the non-editing teacher: levels are the same, archetype and rows differ.
         let teacher = e.compare_role(student, ResetFrom::Role(RoleId(4))).unwrap();
         assert_eq!(
@@ -1794,11 +1806,20 @@ mod tests {
             let mut after = e.clone();
             after.import_preset(&xml, Some(student)).unwrap();
             let left = after.compare_role(student, with).unwrap();
-            assert!(left.capabilities.is_empty(), "{with:?}: {:?}", left.capabilities);
-            assert!(left.contextlevels.is_none() && left.allows.is_empty(), "{with:?}");
+            assert!(
+                left.capabilities.is_empty(),
+                "{with:?}: {:?}",
+                left.capabilities
+            );
+            assert!(
+                left.contextlevels.is_none() && left.allows.is_empty(),
+                "{with:?}"
+            );
         }
         assert_eq!(
-            e.compare_role(RoleId(99), ResetFrom::Nothing).unwrap_err().code(),
+            e.compare_role(RoleId(99), ResetFrom::Nothing)
+                .unwrap_err()
+                .code(),
             "unknown_role"
         );
     }

@@ -29,6 +29,24 @@ fn query_failed(what: &str, e: &postgres::Error) -> ImportError {
     ImportError::new(ErrorCode::QueryFailed, format!("{what}: {}", describe(e)))
 }
 
+/// The URL with its password (if any) replaced by `***`, for messages.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, tail) = match rest.find(['/', '?']) {
+        Some(i) => rest.split_at(i),
+        None => (rest, ""),
+    };
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
 /// `"name"` with inner quotes doubled.
 fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
@@ -36,20 +54,28 @@ fn ident(name: &str) -> String {
 
 impl PgSource {
     /// Connects to `postgres://USER[:PASSWORD]@HOST[:PORT]/DB` (or `postgresql://`; a
-    /// `?host=/path` names a Unix socket folder) and opens the read-only transaction.
+    /// `?host=/path` names a Unix socket folder) and opens the read-only transaction. Without a
+    /// password in the URL, `PGPASSWORD` is used when set (as psql does). Messages never show
+    /// the password.
     pub fn connect(url: &str) -> Result<PgSource, ImportError> {
+        let shown = redact(url);
         if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
             return Err(ImportError::new(
                 ErrorCode::BadUrl,
-                format!("`{url}` is not a PostgreSQL URL (postgres://USER@HOST:PORT/DB)"),
+                format!("`{shown}` is not a PostgreSQL URL (postgres://USER@HOST:PORT/DB)"),
             ));
         }
         let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
             ImportError::new(
                 ErrorCode::BadUrl,
-                format!("`{url}` is not a valid PostgreSQL URL: {}", describe(&e)),
+                format!("`{shown}` is not a valid PostgreSQL URL: {}", describe(&e)),
             )
         })?;
+        if config.get_password().is_none()
+            && let Some(p) = std::env::var_os("PGPASSWORD")
+        {
+            config.password(p.as_encoded_bytes());
+        }
         config.connect_timeout(Duration::from_secs(10));
         config.application_name("capstan import moodle");
         let mut client = config.connect(NoTls).map_err(|e| {
@@ -143,5 +169,32 @@ impl DbSource for PgSource {
             .collect::<Vec<_>>()
             .join(", ");
         self.text_rows(&format!("SELECT {list} FROM {}", ident(table)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_show_in_messages() {
+        assert_eq!(
+            redact("postgres://moodle:s3cret@db.example:5432/moodle?sslmode=disable"),
+            "postgres://moodle:***@db.example:5432/moodle?sslmode=disable"
+        );
+        assert_eq!(
+            redact("postgres://moodle@db/moodle"),
+            "postgres://moodle@db/moodle"
+        );
+        assert_eq!(redact("not a url"), "not a url");
+        let Err(e) = PgSource::connect("postgres://u:s3cret@host:notaport/db") else {
+            panic!("a bad port connected");
+        };
+        assert_eq!(e.code, ErrorCode::BadUrl);
+        assert!(!e.message.contains("s3cret"), "{}", e.message);
+        let Err(e) = PgSource::connect("mysql://u:s3cret@host/db") else {
+            panic!("mysql connected");
+        };
+        assert!(!e.message.contains("s3cret"), "{}", e.message);
     }
 }
