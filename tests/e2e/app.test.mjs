@@ -46,7 +46,7 @@ function median(xs) { const s = [...xs].sort((a, b) => a - b); return s[Math.flo
 
 test('every screen renders with no console error and no serious accessibility violation', async () => {
   const { context, page } = await fresh();
-  const screens = ['#/roles', '#/roles?tab=assign', '#/roles/3', '#/roles/new', '#/contexts', '#/contexts/16?tab=assign&role=5',
+  const screens = ['#/roles', '#/audit', '#/roles?tab=assign', '#/roles/3', '#/roles/new', '#/contexts', '#/contexts/16?tab=assign&role=5',
     '#/contexts/16?tab=permissions&role=5', '#/contexts/16?tab=check&user=3', '#/contexts/16?tab=switch&role=5', '#/reports/overview?cap=moodle/course:view',
     '#/reports/unsupported', '#/heatmap', '#/tenants', '#/tenants/visibility?user=3', '#/support', '#/site'];
   const problems = [];
@@ -441,6 +441,63 @@ test('compare a role with its archetype and another role; the difference downloa
   await page.click('#compare-role');
   await page.selectOption('#compare-source', 'r:3');
   await page.waitForFunction(() => /^No difference/.test(document.querySelector('#compare-summary')?.textContent ?? ''));
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('arrow keys move along the permission table without editing; Enter applies; Ctrl+Z and Ctrl+Shift+Z undo and redo', async () => {
+  const { context, page } = await fresh('#/roles/5');
+  await page.waitForSelector('#capability-table tr[data-cap]');
+  const rows = page.locator('#capability-table tr[data-cap]');
+  const second = await rows.nth(1).getAttribute('data-cap');
+  const classes = async () => [await rows.nth(0).getAttribute('class'), await rows.nth(1).getAttribute('class')];
+  const before = await classes();
+  const target = before[1] === 'perm-prevent' ? 'prohibit' : 'prevent';
+  await rows.nth(0).locator('input[value=inherit]').focus();
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  if (target === 'prohibit') await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowDown');
+  const focused = await page.evaluate(() => [document.activeElement.closest('tr').dataset.cap, document.activeElement.value]);
+  assert.deepEqual(focused, [second, target]);
+  assert.deepEqual(await classes(), before, 'moving the focus edits nothing');
+  await page.keyboard.press('ArrowLeft');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector(`#capability-table tr[data-cap="${second}"].perm-${target}`);
+  await page.keyboard.press('Control+z');
+  await page.waitForFunction(([cap, cls]) => document.querySelector(`#capability-table tr[data-cap="${cap}"]`)?.className === cls, [second, before[1]]);
+  await page.keyboard.press('Control+Shift+Z');
+  await page.waitForSelector(`#capability-table tr[data-cap="${second}"].perm-${target}`);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test("assigning a member of another tenant in a tenant's category asks first, naming both tenants", async () => {
+  const { context, page } = await fresh('#/tenants');
+  await page.waitForSelector('#tenants-table tbody tr');
+  // The first tenant's category; its potential users include members of the other tenants.
+  const category = await page.locator('#tenants-table tbody tr').first().locator('td:nth-of-type(2) a').getAttribute('href');
+  const id = category.split('/').pop();
+  await page.evaluate((h) => { location.hash = h; }, `#/contexts/${id}?tab=assign&role=1`);
+  await page.waitForSelector('#potential-users option');
+  await page.fill('#potential-search', 'member of');
+  await page.waitForFunction(() => [...document.querySelectorAll('#potential-users option')].some((o) => / — member of /.test(o.textContent)));
+  const option = page.locator('#potential-users option', { hasText: ' — member of ' }).first();
+  const value = await option.getAttribute('value');
+  const existingBefore = await page.locator('#existing-users option').count();
+  // Cancel first: nothing is assigned.
+  const messages = [];
+  page.removeAllListeners('dialog');
+  page.on('dialog', (d) => { messages.push(d.message()); if (messages.length === 1) d.dismiss(); else d.accept(); });
+  await page.selectOption('#potential-users', [value]);
+  await page.click('#assign-add');
+  assert.match(messages[0], /belong\(s\) to another tenant than this context \(.+\)\. Totara refuses such assignments/);
+  assert.equal(await page.locator('#existing-users option').count(), existingBefore);
+  // Accept: assigned.
+  await page.selectOption('#potential-users', [value]);
+  await page.click('#assign-add');
+  await page.waitForFunction((n) => document.querySelectorAll('#existing-users option').length === n + 1, existingBefore);
   assert.deepEqual(page.errors, []);
   await context.close();
 });

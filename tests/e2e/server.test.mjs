@@ -271,3 +271,59 @@ test('the app runs under the server\'s Content-Security-Policy; the token stays 
   assert.deepEqual(a.page.errors, []);
   await a.context.close();
 });
+
+test('support staff accounts in the app: create (second factor shown once), disable, enable, reset the second factor', async () => {
+  const { context, page } = await signedIn();
+  await go(page, '#/support');
+  await page.waitForSelector('#staff-form');
+  await page.fill('#staff-username', 'vendor.app');
+  await page.fill('#staff-fullname', 'Vendor Person');
+  await page.fill('#staff-password', 'a-long-passphrase-1');
+  await page.click('#staff-create');
+  await page.waitForSelector('#staff-secret', { timeout: 10000 }).catch(async (e) => { throw new Error(e.message + ' message: ' + await page.locator('#staff-message').innerText()); });
+  const first = await page.locator('#staff-secret-value').innerText();
+  assert.match(first, /^[A-Z2-7]{32}$/);
+  const row = page.locator('#staff-table tr[data-staff="vendor.app"]');
+  await row.waitFor();
+  assert.equal(await row.locator('.staff-status').innerText(), 'Active');
+  await row.locator('.staff-disable').click();
+  await page.waitForFunction(() => document.querySelector('#staff-table tr[data-staff="vendor.app"] .staff-status')?.textContent === 'Disabled');
+  // The server says so too.
+  const t = (await request(srv.url, 'POST', '/api/v1/sessions', null, { username: 'admin', password: 'e2e-admin-pass' })).body.token;
+  const list = (await request(srv.url, 'GET', '/api/v1/support/staff', t)).body;
+  assert.equal(list.find((a) => a.username === 'vendor.app').disabled, true);
+  await row.locator('.staff-enable').click();
+  await page.waitForFunction(() => document.querySelector('#staff-table tr[data-staff="vendor.app"] .staff-status')?.textContent === 'Active');
+  await row.locator('.staff-totp').click();
+  await page.waitForFunction((old) => { const s = document.querySelector('#staff-secret-value')?.textContent; return s && s !== old; }, first);
+  await shot(page, 'support-staff');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
+test('the audit log screen: readable times, filters by who and by user, pages', async () => {
+  const { context, page } = await signedIn();
+  await go(page, '#/audit');
+  await page.waitForSelector('#audit-table tbody tr');
+  const times = await page.locator('#audit-table tbody tr td:first-child').allInnerTexts();
+  assert.ok(times.length > 0);
+  for (const t of times) assert.match(t, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC$/);
+  // Everyone but support staff: no support identity in the list.
+  await page.selectOption('#audit-support', 'no');
+  await page.waitForFunction(() => !/— support /.test(document.querySelector('#audit-table')?.textContent ?? '—'));
+  // By user: the admin's own entries only.
+  await page.fill('#audit-user-search', 'admin');
+  const admin = await page.locator('#audit-user option', { hasText: '(admin)' }).first().getAttribute('value');
+  await page.selectOption('#audit-user', admin);
+  await page.waitForFunction(() => {
+    const who = [...document.querySelectorAll('#audit-table tbody tr td:nth-child(2)')].map((td) => td.textContent);
+    return who.length > 0 && who.every((w) => /\(admin\)/.test(w));
+  });
+  // A time window in the future holds nothing.
+  await page.fill('#audit-from', '2099-01-01T00:00');
+  await page.locator('#audit-from').dispatchEvent('change');
+  await page.waitForFunction(() => /^0 entries/.test(document.querySelector('#audit-count')?.textContent ?? ''));
+  await shot(page, 'audit-log');
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});

@@ -61,6 +61,7 @@ fn Nav() -> impl IntoView {
             {link("#/heatmap", "heatmap", "Heat map")}
             {link("#/tenants", "tenants", "Tenants")}
             {link("#/support", "support", "Support access")}
+            {link("#/audit", "audit", "Audit log")}
             {link("#/site", "site", "Site data")}
         </nav>
     }
@@ -75,12 +76,20 @@ fn Toolbar() -> impl IntoView {
         store.actor.set(u);
         store.save();
     });
-    // Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) outside text fields.
+    // Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) outside text fields (a text field keeps its own
+    // undo; a permission radio or a check box does not have one).
     let handle = window_event_listener(leptos::ev::keydown, move |ev| {
         let in_field = ev
             .target()
             .and_then(|t| wasm_bindgen::JsCast::dyn_into::<web_sys::Element>(t).ok())
-            .map(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"))
+            .map(|el| match el.tag_name().as_str() {
+                "TEXTAREA" | "SELECT" => true,
+                "INPUT" => !matches!(
+                    el.get_attribute("type").as_deref(),
+                    Some("radio" | "checkbox" | "button" | "submit")
+                ),
+                _ => false,
+            })
             .unwrap_or(false);
         if in_field || !(ev.ctrl_key() || ev.meta_key()) {
             return;
@@ -261,6 +270,7 @@ fn Screen() -> impl IntoView {
             ("tenants", "visibility") => pages::tenants::VisibilityPreview().into_any(),
             ("tenants", _) => pages::tenants::Tenants().into_any(),
             ("support", _) => pages::support::Support().into_any(),
+            ("audit", _) => pages::audit::AuditLog().into_any(),
             ("site", _) => pages::site::SiteData().into_any(),
             _ => pages::NotFound().into_any(),
         }

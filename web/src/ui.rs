@@ -65,6 +65,15 @@ pub fn context_name(e: &Engine, id: ContextId) -> String {
     }
 }
 
+/// A tenant's name for people ("Tenant 3" when it has none).
+pub fn tenant_name(e: &Engine, id: capstan_core::TenantId) -> String {
+    e.tenants()
+        .iter()
+        .find(|t| t.id == id)
+        .and_then(|t| t.name.clone())
+        .unwrap_or_else(|| format!("Tenant {id}"))
+}
+
 /// A context level for people.
 pub fn level_label(l: ContextLevel) -> &'static str {
     match l {
@@ -557,6 +566,81 @@ pub fn ContextPicker(
             placeholder="Choose a context…"
             searched="name or id"
         />
+    }
+}
+
+/// Keys on a permission table's radios, as a grid: the arrow keys move the focus (left and
+/// right within the capability's row, up and down to the same value of the next capability)
+/// without changing anything; Space (the browser's own) and Enter apply the focused value.
+/// Without this, the browser's radio-group arrows would check each value they pass: one edit
+/// per key press.
+pub fn permission_radio_keys(ev: &leptos::ev::KeyboardEvent) {
+    let Some(input) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok())
+    else {
+        return;
+    };
+    let key = ev.key();
+    if key == "Enter" {
+        ev.prevent_default();
+        input.click();
+        return;
+    }
+    let (dr, dc): (i32, i32) = match key.as_str() {
+        "ArrowLeft" => (0, -1),
+        "ArrowRight" => (0, 1),
+        "ArrowUp" => (-1, 0),
+        "ArrowDown" => (1, 0),
+        _ => return,
+    };
+    ev.prevent_default();
+    let radios = |el: &web_sys::Element| -> Vec<web_sys::HtmlInputElement> {
+        let mut out = Vec::new();
+        if let Ok(list) = el.query_selector_all("input[type=radio]:not(:disabled)") {
+            for i in 0..list.length() {
+                if let Some(r) = list
+                    .item(i)
+                    .and_then(|n| n.dyn_into::<web_sys::HtmlInputElement>().ok())
+                {
+                    out.push(r);
+                }
+            }
+        }
+        out
+    };
+    let (Ok(Some(row)), Ok(Some(table))) = (input.closest("tr"), input.closest("table")) else {
+        return;
+    };
+    let in_row = radios(&row);
+    let Some(col) = in_row.iter().position(|r| *r == input) else {
+        return;
+    };
+    let target = if dr == 0 {
+        let next = col as i32 + dc;
+        usize::try_from(next)
+            .ok()
+            .and_then(|i| in_row.get(i))
+            .cloned()
+    } else {
+        let mut rows: Vec<web_sys::Element> = Vec::new();
+        if let Ok(list) = table.query_selector_all("tr[data-cap]") {
+            for i in 0..list.length() {
+                if let Some(r) = list
+                    .item(i)
+                    .and_then(|n| n.dyn_into::<web_sys::Element>().ok())
+                {
+                    rows.push(r);
+                }
+            }
+        }
+        let here = rows.iter().position(|r| *r == row);
+        here.and_then(|h| usize::try_from(h as i32 + dr).ok())
+            .and_then(|i| rows.get(i))
+            .and_then(|r| radios(r).get(col).cloned())
+    };
+    if let Some(t) = target {
+        let _ = t.focus();
     }
 }
 

@@ -304,11 +304,19 @@ fn AssignLists(ctx: ContextId, role: RoleId) -> impl IntoView {
                 .filter(|a| a.role == role)
                 .map(|a| a.user)
                 .collect();
+            // Members of another tenant are marked: Totara refuses to assign them here.
+            let here_tenant = e.context_tenant(ctx).ok().flatten();
             let mut v: Vec<(u32, String)> = e
                 .users()
                 .iter()
                 .filter(|u| !u.deleted && !here.contains(&u.id) && u.support_identifier.is_none())
-                .map(|u| (u.id.0, user_name(e, u.id)))
+                .map(|u| {
+                    let mut name = user_name(e, u.id);
+                    if let Some(t) = u.tenant.filter(|t| here_tenant.is_some_and(|h| h != *t)) {
+                        name.push_str(&format!(" — member of {}", crate::ui::tenant_name(e, t)));
+                    }
+                    (u.id.0, name)
+                })
                 .filter(|(_, n)| s.is_empty() || n.to_lowercase().contains(&s))
                 .collect();
             v.sort_by(|a, b| a.1.cmp(&b.1));
@@ -348,6 +356,44 @@ fn AssignLists(ctx: ContextId, role: RoleId) -> impl IntoView {
             .collect();
         if ops.is_empty() {
             return;
+        }
+        // Totara refuses to assign a tenant's member in another tenant's context: say so first.
+        let foreign: Vec<String> = store.with_untracked(|e| {
+            let Some(here) = e.context_tenant(ctx).ok().flatten() else {
+                return Vec::new();
+            };
+            ops.iter()
+                .filter_map(|op| match op {
+                    EditOp::Assign { user, .. } => e.user(*user).and_then(|u| {
+                        u.tenant.filter(|t| *t != here).map(|t| {
+                            format!(
+                                "{} (member of {})",
+                                user_name(e, u.id),
+                                crate::ui::tenant_name(e, t)
+                            )
+                        })
+                    }),
+                    _ => None,
+                })
+                .collect()
+        });
+        if !foreign.is_empty() {
+            let here = store.with_untracked(|e| {
+                e.context_tenant(ctx)
+                    .ok()
+                    .flatten()
+                    .map(|t| crate::ui::tenant_name(e, t))
+                    .unwrap_or_default()
+            });
+            let question = format!(
+                "{} belong(s) to another tenant than this context ({here}). Totara refuses such \
+                 assignments, and with tenant isolation on they could not reach this context. \
+                 Assign anyway?",
+                foreign.join(", ")
+            );
+            if !window().confirm_with_message(&question).unwrap_or(false) {
+                return;
+            }
         }
         let n = ops.len();
         if store.apply(ops, &format!("assigned {n} user(s)")).is_ok() {
@@ -530,6 +576,7 @@ fn OverrideTable(ctx: ContextId, role: RoleId, filter: Memo<String>) -> impl Int
                                             checked=cur == p
                                             disabled=!can
                                             aria-label=format!("{cap}: {}", if p.is_none() { "Inherit" } else { permission_label(p) })
+                                            on:keydown=move |ev| crate::ui::permission_radio_keys(&ev)
                                             on:change=move |_| set(cap2.clone(), p)
                                         />
                                     </td>

@@ -1,5 +1,6 @@
 //! The screens.
 
+pub mod audit;
 pub mod contexts;
 pub mod heatmap;
 pub mod reports;

@@ -760,6 +760,7 @@ fn CapabilityTable(
                                                                     value=permission_key(p)
                                                                     aria-label=label
                                                                     prop:checked=move || current.get() == p
+                                                                    on:keydown=move |ev| crate::ui::permission_radio_keys(&ev)
                                                                     on:change=move |_| set(name.clone(), p)
                                                                 />
                                                             </td>

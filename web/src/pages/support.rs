@@ -6,8 +6,8 @@ use crate::store::{now, use_store};
 use crate::sync::{request, send};
 use crate::ui::{context_name, user_name};
 use capstan_api::{
-    AllowRequest, AuditEntry, AuditPage, DenyRequest, GrantStatus, NewSupportRequest, SupportGrant,
-    SupportRequest, SupportScope, paths,
+    AllowRequest, AuditEntry, AuditPage, DenyRequest, GrantStatus, NewStaff, NewSupportRequest,
+    StaffAccount, StaffCreated, SupportGrant, SupportRequest, SupportScope, TotpReset, paths,
 };
 use capstan_core::EditOp;
 use capstan_core::snapshot::SettingsDoc;
@@ -368,7 +368,7 @@ fn ServerSupport() -> impl IntoView {
                             let id = g.id;
                             view! {
                                 <tr>
-                                    <td><span class=if active { "dot green" } else { "dot red" } role="img" aria-label=format!("{:?}", g.status).to_lowercase()></span></td>
+                                    <td class="grant-status"><span class=if active { "dot green" } else { "dot red" } aria-hidden="true"></span>" " {format!("{:?}", g.status)}</td>
                                     <td>{g.staff_username.clone()}</td>
                                     <td><code>{g.identifier.clone()}</code></td>
                                     <td>{scope_text(&g.scope, &tenant_name)}</td>
@@ -381,6 +381,7 @@ fn ServerSupport() -> impl IntoView {
                 </table>
             }.into_any(),
         }}
+        <StaffAccounts/>
         <h2>"Support action log"</h2>
         {move || match log.get() {
             Err(m) => view! { <p class="muted">{m}</p> }.into_any(),
@@ -394,6 +395,168 @@ fn ServerSupport() -> impl IntoView {
                         </li>
                     }).collect_view()}
                 </ul>
+            }.into_any(),
+        }}
+    }
+}
+
+/// A secret shown once: the TOTP secret of a new account or of a reset, for the staff
+/// member's authenticator app.
+#[derive(Debug, Clone, PartialEq)]
+struct ShownOnce {
+    username: String,
+    secret: String,
+    uri: String,
+}
+
+/// Support staff accounts: create one (its second factor is shown once), disable or enable
+/// it, reset its second factor. Top-level site admins only (the server says so to others).
+#[component]
+fn StaffAccounts() -> impl IntoView {
+    let store = use_store();
+    let token = move || store.session.get_untracked().map(|s| s.token);
+    let staff = RwSignal::new(Loaded::<StaffAccount>::Ok(Vec::new()));
+    let shown = RwSignal::new(None::<ShownOnce>);
+    let message = RwSignal::new(String::new());
+    let tick = RwSignal::new(0u32);
+    let username = RwSignal::new(String::new());
+    let fullname = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    Effect::new(move |_| {
+        tick.get();
+        leptos::task::spawn_local(async move {
+            staff.set(load(paths::SUPPORT_STAFF, token().as_deref()).await);
+        });
+    });
+    let create = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let body = NewStaff {
+            username: username.get_untracked().trim().to_string(),
+            password: password.get_untracked(),
+            fullname: Some(fullname.get_untracked().trim().to_string()).filter(|n| !n.is_empty()),
+        };
+        leptos::task::spawn_local(async move {
+            let a = request(
+                "POST",
+                paths::SUPPORT_STAFF,
+                token().as_deref(),
+                Some(&body),
+            )
+            .await;
+            match a.read::<StaffCreated>() {
+                Ok(c) if a.ok() => {
+                    message.set(format!(
+                        "created the support account {}",
+                        c.account.username
+                    ));
+                    shown.set(Some(ShownOnce {
+                        username: c.account.username,
+                        secret: c.totp_secret,
+                        uri: c.otpauth_uri,
+                    }));
+                    username.set(String::new());
+                    fullname.set(String::new());
+                    password.set(String::new());
+                }
+                _ => message.set(a.error()),
+            }
+            tick.update(|t| *t += 1);
+        });
+    };
+    let act = move |account: StaffAccount, what: &'static str| {
+        let (path, question, done) = match what {
+            "disable" => (
+                paths::with_id(paths::SUPPORT_STAFF_DISABLE, account.id),
+                format!(
+                    "Disable the support account {}? Its sessions end at once and it cannot sign in until enabled again.",
+                    account.username
+                ),
+                "disabled",
+            ),
+            "enable" => (
+                paths::with_id(paths::SUPPORT_STAFF_ENABLE, account.id),
+                String::new(),
+                "enabled",
+            ),
+            _ => (
+                paths::with_id(paths::SUPPORT_STAFF_TOTP, account.id),
+                format!(
+                    "Reset the second factor of {}? The old authenticator code stops working and its sessions end; the new secret is shown once.",
+                    account.username
+                ),
+                "given a new second factor",
+            ),
+        };
+        if !question.is_empty() && !window().confirm_with_message(&question).unwrap_or(false) {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            let empty = serde_json::Value::Object(Default::default());
+            let a = request("POST", &path, token().as_deref(), Some(&empty)).await;
+            if a.ok() {
+                message.set(format!("{} {done}", account.username));
+                if let Ok(r) = a.read::<TotpReset>() {
+                    shown.set(Some(ShownOnce {
+                        username: r.account.username,
+                        secret: r.totp_secret,
+                        uri: r.otpauth_uri,
+                    }));
+                }
+            } else {
+                message.set(a.error());
+            }
+            tick.update(|t| *t += 1);
+        });
+    };
+    view! {
+        <h2>"Support staff accounts"</h2>
+        <p role="status" id="staff-message">{move || message.get()}</p>
+        {move || shown.get().map(|s| view! {
+            <div class="banner" id="staff-secret" role="alert">
+                <p>"Second factor of " <strong>{s.username.clone()}</strong> ", shown this once: give it to the staff member for their authenticator app."</p>
+                <p>"Secret: " <code id="staff-secret-value">{s.secret.clone()}</code></p>
+                <p>"Or the link: " <code>{s.uri.clone()}</code></p>
+                <button type="button" on:click=move |_| shown.set(None)>"I have passed it on: hide it"</button>
+            </div>
+        })}
+        <form class="form" id="staff-form" on:submit=create>
+            <label for="staff-username">"Username"</label>
+            <input id="staff-username" required bind:value=username autocomplete="off"/>
+            <label for="staff-fullname">"Full name"</label>
+            <input id="staff-fullname" bind:value=fullname autocomplete="off"/>
+            <label for="staff-password">"Password (at least 8 characters)"</label>
+            <input id="staff-password" type="password" minlength="8" required bind:value=password autocomplete="new-password"/>
+            <div class="form-actions"><button type="submit" class="primary" id="staff-create">"Create support account"</button></div>
+        </form>
+        {move || match staff.get() {
+            Err(m) => view! { <p class="muted">{m}</p> }.into_any(),
+            Ok(list) if list.is_empty() => view! { <p class="muted">"No support staff accounts yet."</p> }.into_any(),
+            Ok(list) => view! {
+                <table class="grid" id="staff-table">
+                    <thead><tr><th scope="col">"Username"</th><th scope="col">"Name"</th><th scope="col">"Created"</th><th scope="col">"Status"</th><th scope="col"></th></tr></thead>
+                    <tbody>
+                        {list.into_iter().map(|a| {
+                            let (a1, a2, a3) = (a.clone(), a.clone(), a.clone());
+                            view! {
+                                <tr data-staff=a.username.clone()>
+                                    <th scope="row">{a.username.clone()}</th>
+                                    <td>{a.fullname.clone().unwrap_or_default()}</td>
+                                    <td>{a.created_at.to_string()}</td>
+                                    <td class="staff-status">{if a.disabled { "Disabled" } else { "Active" }}</td>
+                                    <td>
+                                        {if a.disabled {
+                                            view! { <button class="staff-enable" on:click=move |_| act(a1.clone(), "enable")>"Enable"</button> }.into_any()
+                                        } else {
+                                            view! { <button class="danger staff-disable" on:click=move |_| act(a2.clone(), "disable")>"Disable"</button> }.into_any()
+                                        }}
+                                        " "
+                                        <button class="staff-totp" on:click=move |_| act(a3.clone(), "totp")>"Reset second factor"</button>
+                                    </td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
             }.into_any(),
         }}
     }
