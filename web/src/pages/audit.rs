@@ -106,19 +106,26 @@ pub fn AuditLog() -> impl IntoView {
         <div class="form" id="audit-filters">
             <label for="audit-support">"Who"</label>
             <select id="audit-support" on:change=move |ev| { support.set(event_target_value(&ev)); reset_page(); }>
-                <option value="">"Everyone"</option>
-                <option value="yes">"Support staff only"</option>
-                <option value="no">"Everyone but support staff"</option>
+                <option value="" selected=move || support.get().is_empty()>"Everyone"</option>
+                <option value="yes" selected=move || support.get() == "yes">"Support staff only"</option>
+                <option value="no" selected=move || support.get() == "no">"Everyone but support staff"</option>
             </select>
             <label for="audit-identifier">"Support identifier contains"</label>
             <input id="audit-identifier" type="search" bind:value=identifier placeholder="e.g. support-7f3a"/>
             <label for="audit-from">"From (UTC)"</label>
-            <input id="audit-from" type="datetime-local" on:change=move |ev| { from.set(event_target_value(&ev)); reset_page(); }/>
+            <input id="audit-from" type="datetime-local" prop:value=move || from.get() on:change=move |ev| { from.set(event_target_value(&ev)); reset_page(); }/>
             <label for="audit-until">"Until (UTC)"</label>
-            <input id="audit-until" type="datetime-local" on:change=move |ev| { until.set(event_target_value(&ev)); reset_page(); }/>
+            <input id="audit-until" type="datetime-local" prop:value=move || until.get() on:change=move |ev| { until.set(event_target_value(&ev)); reset_page(); }/>
         </div>
         <UserPicker store=store selected=Signal::derive(move || user.get()) on_pick=on_user label="By user" id="audit-user"/>
-        <button type="button" id="audit-clear" on:click=move |_| { user.set(None); support.set(String::new()); identifier.set(String::new()); reset_page(); }>"Clear the filters"</button>
+        <button type="button" id="audit-clear" on:click=move |_| {
+            user.set(None);
+            support.set(String::new());
+            identifier.set(String::new());
+            from.set(String::new());
+            until.set(String::new());
+            reset_page();
+        }>"Clear the filters"</button>
         {move || page.get().map(|p| match p {
             Err(m) => view! { <p class="field-error" id="audit-error">{m}</p> }.into_any(),
             Ok(p) => {
