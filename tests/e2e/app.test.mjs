@@ -501,3 +501,36 @@ test("assigning a member of another tenant in a tenant's category asks first, na
   assert.deepEqual(page.errors, []);
   await context.close();
 });
+
+test('the impact of a change before it is made: who loses a capability where, then make the change', async () => {
+  const { context, page } = await fresh('#/roles/5');
+  await page.waitForSelector('#capability-table tr[data-cap]');
+  // A capability the student role allows at the course or activity level.
+  const cap = await page.locator('#capability-table tr.perm-allow').filter({ hasText: /· (Course|Activity module)\b/ }).first().getAttribute('data-cap');
+  assert.ok(cap);
+  await page.click('#impact-role');
+  await page.waitForSelector('#impact-panel');
+  await page.fill('#impact-cap', cap);
+  await page.selectOption('#impact-value', 'prohibit');
+  assert.match(await page.locator('#impact-context option:checked').innerText(), /^System/);
+  await page.click('#impact-compute');
+  await page.waitForSelector('#impact-summary');
+  const summary = await page.locator('#impact-summary').innerText();
+  assert.match(summary, new RegExp(`^This gives 0 user\\(s\\) ${cap.replace(/[/:]/g, '\\$&')} in 0 .* and removes it from [1-9]\\d* user\\(s\\) in [1-9]\\d* \\(\\d+ answers compared\\)`));
+  assert.ok(await page.locator('#impact-lose-users li').count() > 0);
+  assert.match(await page.locator('#impact-lose-contexts li').first().innerText(), /— \d+ user\(s\)$/);
+  await page.locator('#impact-lose-users').scrollIntoViewIfNeeded();
+  await shot(page, 'impact-preview');
+  // Nothing changed yet; then the change is made.
+  assert.equal(await page.locator(`#capability-table tr[data-cap="${cap}"]`).getAttribute('class'), 'perm-allow');
+  await page.click('#impact-apply');
+  await page.waitForSelector(`#capability-table tr[data-cap="${cap}"].perm-prohibit`);
+  // Setting it back to Allow would give it back to the same people.
+  await page.click('#impact-role');
+  await page.fill('#impact-cap', cap);
+  await page.selectOption('#impact-value', 'allow');
+  await page.click('#impact-compute');
+  await page.waitForFunction(() => /^This gives [1-9]/.test(document.querySelector('#impact-summary')?.textContent ?? ''));
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});

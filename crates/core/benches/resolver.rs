@@ -261,6 +261,79 @@ fn benches(c: &mut Criterion) {
             .unwrap()
         })
         .collect();
+    // The impact of one permission edit before it is made (issue: impact preview ≤ 300 ms).
+    let student = m
+        .site
+        .roles
+        .iter()
+        .find(|r| r.archetype == Some(capstan_core::Archetype::Student))
+        .map(|r| r.id)
+        .unwrap();
+    let module_cap = m
+        .site
+        .capabilities
+        .iter()
+        .find(|c| c.contextlevel == ContextLevel::Module)
+        .map(|c| c.name.clone())
+        .unwrap();
+    let course_cap = m
+        .site
+        .capabilities
+        .iter()
+        .find(|c| c.contextlevel == ContextLevel::Course)
+        .map(|c| c.name.clone())
+        .unwrap();
+    let system = m.site.contexts[0].id;
+    let mut g = c.benchmark_group("impact");
+    g.sample_size(10);
+    g.bench_function("student_override_in_a_course", |b| {
+        b.iter(|| {
+            black_box(
+                m.engine
+                    .permission_impact(
+                        student,
+                        m.courses[7],
+                        &module_cap,
+                        Some(Permission::Prohibit),
+                        opts,
+                    )
+                    .unwrap(),
+            )
+        })
+    });
+    g.bench_function("student_definition_at_system", |b| {
+        b.iter(|| {
+            black_box(
+                m.engine
+                    .permission_impact(
+                        student,
+                        system,
+                        &module_cap,
+                        Some(Permission::Prohibit),
+                        opts,
+                    )
+                    .unwrap(),
+            )
+        })
+    });
+    if let Some(user_role) = m.site.settings.default_user_role {
+        g.bench_function("default_user_role_at_system", |b| {
+            b.iter(|| {
+                black_box(
+                    m.engine
+                        .permission_impact(
+                            user_role,
+                            system,
+                            &course_cap,
+                            Some(Permission::Allow),
+                            opts,
+                        )
+                        .unwrap(),
+                )
+            })
+        });
+    }
+    g.finish();
     let mut g = c.benchmark_group("edit");
     g.sample_size(10);
     g.bench_function("structural_batch/3000_contexts", |b| {

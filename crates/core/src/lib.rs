@@ -31,6 +31,7 @@ pub mod demo;
 pub mod edit;
 pub mod engine;
 pub mod generate;
+pub mod impact;
 pub mod model;
 pub mod moodle;
 pub mod preset;

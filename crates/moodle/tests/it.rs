@@ -398,8 +398,8 @@ fn postgres_imports_the_same_site_and_refuses_what_it_cannot_read() {
 
 /// A small Totara site written as a dump by hand (no Totara database is available here): its
 /// tenant table, tenant context level, `tenantid` columns and the tenant's audience.
-#[test]
-fn a_totara_site_maps_its_tenants_and_participants() {
+/// A small Totara site as a pg_dump, written by hand.
+fn totara_dump() -> String {
     let table = |name: &str, cols: &str, rows: &[&str]| {
         let mut t = format!("COPY public.ttr_{name} ({cols}) FROM stdin;\n");
         for r in rows {
@@ -409,7 +409,7 @@ fn a_totara_site_maps_its_tenants_and_participants() {
         t.push_str("\\.\n");
         t
     };
-    let dump = [
+    [
         table(
             "config",
             "id, name, value",
@@ -496,7 +496,12 @@ fn a_totara_site_maps_its_tenants_and_participants() {
             &["1 11 3", "2 11 4"],
         ),
     ]
-    .concat();
+    .concat()
+}
+
+#[test]
+fn a_totara_site_maps_its_tenants_and_participants() {
+    let dump = totara_dump();
     let mut source = DumpSource::from_text(&dump).unwrap();
     let im = import(
         &mut source,
@@ -533,4 +538,50 @@ fn a_totara_site_maps_its_tenants_and_participants() {
         e.has_capability(UserId(3), "moodle/course:view", ContextId(4), at())
             .unwrap()
     );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+    /// A mangled dump (lines dropped, doubled, replaced, fields changed, text appended) is
+    /// refused with a code or imported; never a panic, and an imported site's problems are
+    /// exactly its validation issues (so the CLI and the server refuse it when there are any).
+    #[test]
+    fn a_mangled_dump_never_panics(
+        edits in proptest::collection::vec((0usize..400, 0u8..5, "[ -~\t]{0,12}"), 1..6)
+    ) {
+        let mut lines: Vec<String> = totara_dump().lines().map(str::to_string).collect();
+        for (at, kind, junk) in edits {
+            if lines.is_empty() {
+                break;
+            }
+            let i = at % lines.len();
+            match kind {
+                0 => {
+                    lines.remove(i);
+                }
+                1 => {
+                    let l = lines[i].clone();
+                    lines.insert(i, l);
+                }
+                2 => lines[i] = junk,
+                3 => {
+                    let mut fields: Vec<String> = lines[i].split('\t').map(str::to_string).collect();
+                    let j = at % fields.len();
+                    fields[j] = junk;
+                    lines[i] = fields.join("\t");
+                }
+                _ => lines[i].push_str(&junk),
+            }
+        }
+        let text = lines.join("\n") + "\n";
+        if let Ok(mut source) = DumpSource::from_text(&text) {
+            let options = ImportOptions { prefix: "ttr_".into(), ..ImportOptions::default() };
+            if let Ok(im) = import(&mut source, &options) {
+                proptest::prop_assert_eq!(&im.report.problems, &validate(&im.site));
+                if im.report.problems.is_empty() {
+                    proptest::prop_assert!(Engine::from_site(im.site).is_ok());
+                }
+            }
+        }
+    }
 }

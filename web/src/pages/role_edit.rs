@@ -195,6 +195,7 @@ fn RoleForm(
     };
     let resetting = RwSignal::new(false);
     let comparing = RwSignal::new(false);
+    let impacting = RwSignal::new(false);
     view! {
         <h1>"Edit role: " {move || {
             let n = name.get();
@@ -247,11 +248,13 @@ fn RoleForm(
                 <button type="submit" class="primary" id="save-role">"Save changes"</button>
                 <button type="button" on:click=move |_| resetting.update(|v| *v = !*v) id="reset-role" aria-expanded=move || resetting.get().to_string()>"Reset role…"</button>
                 <button type="button" on:click=move |_| comparing.update(|v| *v = !*v) id="compare-role" aria-expanded=move || comparing.get().to_string()>"Compare…"</button>
+                <button type="button" on:click=move |_| impacting.update(|v| *v = !*v) id="impact-role" aria-expanded=move || impacting.get().to_string()>"Impact of a change…"</button>
                 <a class="button" href="#/roles">"Back to roles"</a>
             </div>
         </form>
         {move || resetting.get().then(|| view! { <ResetPanel role=id archetype=role.archetype on_done=Callback::new(move |_| resetting.set(false))/> })}
         {move || comparing.get().then(|| view! { <ComparePanel role=id archetype=role.archetype on_done=Callback::new(move |_| comparing.set(false))/> })}
+        {move || impacting.get().then(|| view! { <ImpactPanel role=id on_done=Callback::new(move |_| impacting.set(false))/> })}
     }
 }
 
@@ -586,6 +589,170 @@ fn ComparePanel(
                     disabled=move || !matches!(cmp.get(), Ok(ref c) if !c.is_empty())>"Download the difference as a preset"</button>
                 <button type="button" on:click=move |_| on_done.run(())>"Close"</button>
             </div>
+        </section>
+    }
+}
+
+/// The impact of a change before it is made: who would gain or lose a capability where, if
+/// this role's value for it were set in a context (the system context: the definition).
+#[component]
+fn ImpactPanel(
+    /// The role.
+    role: RoleId,
+    /// Closes the panel.
+    on_done: Callback<()>,
+) -> impl IntoView {
+    use capstan_core::impact::PermissionImpact;
+    use capstan_core::{CheckOptions, ContextId, Permission};
+    let store = use_store();
+    let caps = Memo::new(move |_| {
+        store.with_structure(|e| {
+            e.capabilities()
+                .iter()
+                .map(|c| c.name.clone())
+                .collect::<Vec<_>>()
+        })
+    });
+    let system = store.with_untracked(|e| {
+        e.contexts()
+            .iter()
+            .find(|c| c.level == ContextLevel::System)
+            .map(|c| c.id.0)
+    });
+    let cap = RwSignal::new(String::new());
+    let value = RwSignal::new("prohibit".to_string());
+    let ctx = RwSignal::new(system);
+    let result = RwSignal::new(None::<Result<(PermissionImpact, f64), String>>);
+    let permission = move || match value.get_untracked().as_str() {
+        "allow" => Some(Permission::Allow),
+        "prevent" => Some(Permission::Prevent),
+        "prohibit" => Some(Permission::Prohibit),
+        _ => None,
+    };
+    let compute = move |_| {
+        let Some(c) = ctx.get_untracked() else {
+            result.set(Some(Err("choose a context".into())));
+            return;
+        };
+        let name = cap.get_untracked().trim().to_string();
+        let t0 = crate::store::perf_now();
+        let r = store.with_untracked(|e| {
+            e.permission_impact(
+                role,
+                ContextId(c),
+                &name,
+                permission(),
+                CheckOptions::at(crate::store::now()),
+            )
+            .map_err(|err| format!("{err} (error[{}])", err.code()))
+        });
+        result.set(Some(r.map(|i| (i, crate::store::perf_now() - t0))));
+    };
+    let make = move |_| {
+        let (Some(c), name) = (ctx.get_untracked(), cap.get_untracked().trim().to_string()) else {
+            return;
+        };
+        let op = EditOp::SetPermission {
+            role,
+            context: ContextId(c),
+            capability: name.clone(),
+            permission: permission(),
+        };
+        if store
+            .apply(vec![op], &format!("{name}: {}", value.get_untracked()))
+            .is_ok()
+        {
+            result.set(None);
+            on_done.run(());
+        }
+    };
+    let user_list = move |v: &[(capstan_core::UserId, Vec<ContextId>)]| {
+        let mut out = store.with_untracked(|e| {
+            v.iter()
+                .take(20)
+                .map(|(u, cs)| format!("{} — {} context(s)", crate::ui::user_name(e, *u), cs.len()))
+                .collect::<Vec<_>>()
+        });
+        if v.len() > 20 {
+            out.push(format!("… and {} more", v.len() - 20));
+        }
+        out
+    };
+    let context_list = move |v: &[(capstan_core::UserId, Vec<ContextId>)]| {
+        let mut by: std::collections::BTreeMap<ContextId, usize> =
+            std::collections::BTreeMap::new();
+        for (_, cs) in v {
+            for c in cs {
+                *by.entry(*c).or_insert(0) += 1;
+            }
+        }
+        let mut list: Vec<(ContextId, usize)> = by.into_iter().collect();
+        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        let more = list.len().saturating_sub(20);
+        let mut out = store.with_untracked(|e| {
+            list.into_iter()
+                .take(20)
+                .map(|(c, n)| format!("{} — {n} user(s)", crate::ui::context_name(e, c)))
+                .collect::<Vec<_>>()
+        });
+        if more > 0 {
+            out.push(format!("… and {more} more"));
+        }
+        out
+    };
+    view! {
+        <section class="form compare-panel" id="impact-panel" aria-labelledby="impact-title">
+            <h2 id="impact-title">"Impact of a change"</h2>
+            <p class="muted">"Before you change it: who would gain or lose a capability, and where, if this role's value were set in a context (the system context changes the role's definition; a lower one is an override)."</p>
+            <div>
+                <label for="impact-cap">"Capability"</label>
+                <input id="impact-cap" list="impact-caps" bind:value=cap placeholder="mod/forum:addnews" autocomplete="off"/>
+                <datalist id="impact-caps">{move || caps.get().into_iter().map(|c| view! { <option value=c/> }).collect_view()}</datalist>
+            </div>
+            <div>
+                <label for="impact-value">"Set to"</label>
+                <select id="impact-value" on:change=move |ev| value.set(event_target_value(&ev))>
+                    {PERMISSIONS.into_iter().map(|p| {
+                        let k = permission_key(p);
+                        view! { <option value=k selected=move || value.get() == k>{permission_label(p)}</option> }
+                    }).collect_view()}
+                </select>
+            </div>
+            <crate::ui::ContextPicker store=store selected=Signal::derive(move || ctx.get()) on_pick=Callback::new(move |c: u32| ctx.set(Some(c))) label="In" id="impact-context"/>
+            <div class="form-actions">
+                <button type="button" class="primary" id="impact-compute" on:click=compute>"Show the impact"</button>
+                <button type="button" on:click=move |_| on_done.run(())>"Close"</button>
+            </div>
+            {move || result.get().map(|r| match r {
+                Err(m) => view! { <p class="field-error" id="impact-summary">{m}</p> }.into_any(),
+                Ok((i, ms)) => {
+                    let level = crate::ui::level_name(i.level).to_lowercase();
+                    let summary = if i.gains.is_empty() && i.losses.is_empty() {
+                        format!("Nobody's answer for {} changes ({} answers compared).", i.capability, i.compared)
+                    } else {
+                        format!(
+                            "This gives {} user(s) {} in {} {level} context(s) and removes it from {} user(s) in {} ({} answers compared).",
+                            i.users_gaining(), i.capability, i.contexts_gaining, i.users_losing(), i.contexts_losing, i.compared
+                        )
+                    };
+                    let (gu, gc, lu, lc) = (user_list(&i.gains), context_list(&i.gains), user_list(&i.losses), context_list(&i.losses));
+                    view! {
+                        <p id="impact-summary" role="status">{summary} <small class="muted">{format!(" {ms:.0} ms")}</small></p>
+                        <div class="impact-lists">
+                            {(!gu.is_empty()).then(|| view! {
+                                <div><h3>"Gain it"</h3><ul class="compact" id="impact-gain-users">{gu.into_iter().map(|x| view! { <li>{x}</li> }).collect_view()}</ul>
+                                <h3>"Where"</h3><ul class="compact" id="impact-gain-contexts">{gc.into_iter().map(|x| view! { <li>{x}</li> }).collect_view()}</ul></div>
+                            })}
+                            {(!lu.is_empty()).then(|| view! {
+                                <div><h3>"Lose it"</h3><ul class="compact" id="impact-lose-users">{lu.into_iter().map(|x| view! { <li>{x}</li> }).collect_view()}</ul>
+                                <h3>"Where"</h3><ul class="compact" id="impact-lose-contexts">{lc.into_iter().map(|x| view! { <li>{x}</li> }).collect_view()}</ul></div>
+                            })}
+                        </div>
+                        <div class="form-actions"><button type="button" id="impact-apply" on:click=make>"Make this change"</button></div>
+                    }
+                    .into_any()
+                }
+            })}
         </section>
     }
 }
