@@ -77,27 +77,18 @@ fn scan(
 impl DumpSource {
     /// Opens a dump file (gzip is recognised by its magic bytes) and reads its table headers.
     pub fn open(path: &Path) -> Result<DumpSource, ImportError> {
-        let mut d = DumpSource {
-            origin: Origin::File(path.to_path_buf()),
-            columns: BTreeMap::new(),
-            rows: HashMap::new(),
-        };
-        let mut columns = BTreeMap::new();
-        d.pass(
-            |name, cols| {
-                columns.insert(name.to_string(), cols);
-                false
-            },
-            |_, _| {},
-        )?;
-        d.columns = columns;
-        Ok(d)
+        DumpSource::with_headers(Origin::File(path.to_path_buf()))
     }
 
     /// A dump given as text.
     pub fn from_text(text: &str) -> Result<DumpSource, ImportError> {
+        DumpSource::with_headers(Origin::Text(text.to_string()))
+    }
+
+    /// A source over `origin` with its table headers read (one pass, no rows kept).
+    fn with_headers(origin: Origin) -> Result<DumpSource, ImportError> {
         let mut d = DumpSource {
-            origin: Origin::Text(text.to_string()),
+            origin,
             columns: BTreeMap::new(),
             rows: HashMap::new(),
         };
@@ -276,17 +267,7 @@ impl DbSource for DumpSource {
         columns: &[&str],
     ) -> Result<Vec<Vec<Option<String>>>, ImportError> {
         let have = self.columns(table)?;
-        let positions = columns
-            .iter()
-            .map(|c| {
-                have.iter().position(|x| x == c).ok_or_else(|| {
-                    ImportError::new(
-                        ErrorCode::MissingColumn,
-                        format!("table `{table}` has no column `{c}`"),
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let positions = crate::column_positions(table, &have, columns)?;
         self.load(&[table.to_string()])?;
         let lines = self.rows.get(table).map_or(&[][..], Vec::as_slice);
         Ok(lines

@@ -111,3 +111,23 @@ impl ImportError {
         }
     }
 }
+
+/// Where each of `wanted` is among a table's columns `have`; `missing_column` for one that is
+/// not there.
+pub(crate) fn column_positions(
+    table: &str,
+    have: &[String],
+    wanted: &[&str],
+) -> Result<Vec<usize>, ImportError> {
+    wanted
+        .iter()
+        .map(|c| {
+            have.iter().position(|x| x == c).ok_or_else(|| {
+                ImportError::new(
+                    ErrorCode::MissingColumn,
+                    format!("table `{table}` has no column `{c}`"),
+                )
+            })
+        })
+        .collect()
+}

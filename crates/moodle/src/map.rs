@@ -305,6 +305,20 @@ impl Importer<'_> {
         });
     }
 
+    /// The row's id (its first column), or `None` with the row skipped as a bad value.
+    fn id_or_skip(&mut self, table: &str, r: Row<'_>, what: &str) -> Option<u32> {
+        let id = r.id(0);
+        if id.is_none() {
+            self.skip(
+                table,
+                Some(r.text(0)),
+                SkipCode::BadValue,
+                format!("{what} id `{}` is not a positive number", r.text(0)),
+            );
+        }
+        id
+    }
+
     fn note(&mut self, code: NoteCode, message: String) {
         self.notes.push(Note { code, message });
     }
@@ -628,13 +642,7 @@ fn read_users(im: &mut Importer<'_>) -> Result<Vec<User>, ImportError> {
     )?;
     let mut users = Vec::new();
     for r in rows.iter() {
-        let Some(id) = r.id(0) else {
-            im.skip(
-                &rows.table,
-                Some(r.text(0)),
-                SkipCode::BadValue,
-                format!("user id `{}` is not a positive number", r.text(0)),
-            );
+        let Some(id) = im.id_or_skip(&rows.table, r, "user") else {
             continue;
         };
         let fullname = format!("{} {}", r.text(4).trim(), r.text(5).trim())
@@ -729,13 +737,7 @@ fn read_contexts(
     let mut raws = Vec::new();
     let mut skipped_ids: HashSet<u32> = HashSet::new();
     for r in rows.iter() {
-        let Some(id) = r.id(0) else {
-            im.skip(
-                &rows.table,
-                Some(r.text(0)),
-                SkipCode::BadValue,
-                format!("context id `{}` is not a positive number", r.text(0)),
-            );
+        let Some(id) = im.id_or_skip(&rows.table, r, "context") else {
             continue;
         };
         let level_number = r.num(1).and_then(|n| u16::try_from(n).ok());
@@ -1041,13 +1043,7 @@ fn read_roles(im: &mut Importer<'_>) -> Result<Vec<Role>, ImportError> {
     )?;
     let mut roles = Vec::new();
     for r in rows.iter() {
-        let Some(id) = r.id(0) else {
-            im.skip(
-                &rows.table,
-                Some(r.text(0)),
-                SkipCode::BadValue,
-                format!("role id `{}` is not a positive number", r.text(0)),
-            );
+        let Some(id) = im.id_or_skip(&rows.table, r, "role") else {
             continue;
         };
         let shortname = r.text(2).to_string();

@@ -157,12 +157,7 @@ impl DbSource for PgSource {
         columns: &[&str],
     ) -> Result<Vec<Vec<Option<String>>>, ImportError> {
         let have = self.columns(table)?;
-        if let Some(c) = columns.iter().find(|c| !have.iter().any(|h| h == *c)) {
-            return Err(ImportError::new(
-                ErrorCode::MissingColumn,
-                format!("table `{table}` has no column `{c}`"),
-            ));
-        }
+        crate::column_positions(table, &have, columns)?;
         let list = columns
             .iter()
             .map(|c| format!("{}::text", ident(c)))
