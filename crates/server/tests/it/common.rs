@@ -282,6 +282,23 @@ pub fn set_password(s: &Server, admin: &str, user: u32, password: &str) {
 }
 
 impl Client {
+    /// Waits until the server binary `child` answers (30 s at most; fails at once if it exits).
+    pub fn wait_until_up(&self, child: &mut std::process::Child) {
+        let started = std::time::Instant::now();
+        while self
+            .try_call("GET", "/api/v1/openapi.json", None, None)
+            .is_err()
+        {
+            if started.elapsed() > std::time::Duration::from_secs(30)
+                || child.try_wait().ok().flatten().is_some()
+            {
+                let _ = child.kill();
+                panic!("the server did not start");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// A JSON request that may fail to connect (the server may be down).
     pub fn try_call(
         &self,

@@ -21,7 +21,7 @@ fn spawn(dir: &std::path::Path, port: u16) -> (Child, Client) {
 }
 
 fn spawn_with(dir: &std::path::Path, port: u16, extra: &[&str], stdout: Stdio) -> (Child, Client) {
-    let child = Command::new(env!("CARGO_BIN_EXE_capstan-server"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_capstan-server"))
         .args([
             "--db",
             "capstan.db",
@@ -39,17 +39,7 @@ fn spawn_with(dir: &std::path::Path, port: u16, extra: &[&str], stdout: Stdio) -
         .spawn()
         .unwrap();
     let client = Client::new(format!("http://127.0.0.1:{port}"));
-    let started = Instant::now();
-    while client
-        .try_call("GET", "/api/v1/openapi.json", None, None)
-        .is_err()
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    client.wait_until_up(&mut child);
     (child, client)
 }
 

@@ -4,7 +4,6 @@
 use crate::common::Client;
 use serde_json::json;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 fn dump() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -31,17 +30,7 @@ fn a_server_seeded_from_a_real_moodle_site_answers_as_moodle_does() {
         .spawn()
         .unwrap();
     let client = Client::new(format!("http://127.0.0.1:{port}"));
-    let started = Instant::now();
-    while client
-        .try_call("GET", "/api/v1/openapi.json", None, None)
-        .is_err()
-    {
-        if started.elapsed() > Duration::from_secs(30) || child.try_wait().unwrap().is_some() {
-            let _ = child.kill();
-            panic!("the server did not start");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    client.wait_until_up(&mut child);
     // Moodle's site admin (user 2, `admin`) got the login.
     let t = client.login("admin", "Admin-pass-1");
     let site = client.get("/api/v1/site", &t);
