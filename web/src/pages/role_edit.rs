@@ -270,12 +270,7 @@ fn ResetPanel(
     on_done: Callback<()>,
 ) -> impl IntoView {
     let store = use_store();
-    let source = RwSignal::new(
-        archetype
-            .map(|a| format!("a:{}", a.name()))
-            .unwrap_or_else(|| "nothing".into()),
-    );
-    let preset = RwSignal::new(None::<(String, String)>);
+    let (source, preset) = source_signals(archetype);
     // Moodle's reset page ticks everything but the names.
     let parts = RwSignal::new(
         RolePart::ALL
@@ -373,6 +368,21 @@ fn source_from<'a>(src: &str, file: &'a Option<(String, String)>) -> Result<Rese
     })
 }
 
+/// The state of a [`SourceSelect`]: the chosen source (the role's archetype when it has one,
+/// else nothing) and the chosen preset file.
+fn source_signals(
+    archetype: Option<Archetype>,
+) -> (RwSignal<String>, RwSignal<Option<(String, String)>>) {
+    (
+        RwSignal::new(
+            archetype
+                .map(|a| format!("a:{}", a.name()))
+                .unwrap_or_else(|| "nothing".into()),
+        ),
+        RwSignal::new(None),
+    )
+}
+
 /// The source of a reset or a comparison: nothing, an archetype (Moodle's defaults), another
 /// role of the site, or a preset file.
 #[component]
@@ -446,12 +456,7 @@ fn ComparePanel(
 ) -> impl IntoView {
     let store = use_store();
     let lang = store.lang;
-    let source = RwSignal::new(
-        archetype
-            .map(|a| format!("a:{}", a.name()))
-            .unwrap_or_else(|| "nothing".into()),
-    );
-    let preset = RwSignal::new(None::<(String, String)>);
+    let (source, preset) = source_signals(archetype);
     let cmp = Memo::new(move |_| {
         let src = source.get();
         let file = preset.get();
@@ -507,9 +512,11 @@ fn ComparePanel(
     let export = move |_| {
         let src = source.get_untracked();
         let file = preset.get_untracked();
+        // The comparison on screen (the memo's), not a second one.
+        let compared = cmp.get_untracked();
         let result = store.with_untracked(|e| {
             let from = source_from(&src, &file)?;
-            let c = e.compare_role(role, from).map_err(|x| x.to_string())?;
+            let c = compared?;
             let xml = e
                 .comparison_preset(&c, from, capstan_core::preset::ExportOptions::default())
                 .map_err(|x| x.to_string())?;
