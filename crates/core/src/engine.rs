@@ -1068,6 +1068,25 @@ impl Engine {
         }
     }
 
+    /// The answer for a user node that need not be the site's: what a user with these flags,
+    /// grants and switches would be answered (the impact query asks it for a user with no
+    /// grants, standing for every user of a kind).
+    pub(crate) fn decide_node(&self, u: &UserNode, cap: u32, ctx: u32, opts: CheckOptions) -> Rule {
+        let (Some(capn), Some(ctxn)) = (self.caps.get(cap as usize), self.ctxs.get(ctx as usize))
+        else {
+            return Rule::NotAllowed;
+        };
+        let who = self.who_of(false, Some(u), ctx, ctxn, opts.at, false);
+        if let Some(rule) = self.gate_cap(&who, capn, cap, ctxn, opts.doanything) {
+            return rule;
+        }
+        let mut set = RoleSet::new();
+        self.for_each_role(u.id, Some(u), who.switch, ctx, opts.at, |r, _| {
+            set.insert(r)
+        });
+        self.evaluate(&set, cap, ctx)
+    }
+
     /// Steps 2–7, and the switch that step 8 will use.
     #[inline(always)]
     pub(crate) fn gate(
@@ -1102,9 +1121,24 @@ impl Engine {
         at: Timestamp,
         ignore_switches: bool,
     ) -> Who<'_> {
-        let s = &self.site.settings;
         let anonymous = user == UserId::NOT_LOGGED_IN;
         let u = if anonymous { None } else { self.unode(user) };
+        self.who_of(anonymous, u, ctx, ctxn, at, ignore_switches)
+    }
+
+    /// [`Engine::who`] for a user node given directly (`None` and not anonymous: an unknown
+    /// user).
+    #[inline(always)]
+    pub(crate) fn who_of<'a>(
+        &self,
+        anonymous: bool,
+        u: Option<&'a UserNode>,
+        ctx: u32,
+        ctxn: &CtxNode,
+        at: Timestamp,
+        ignore_switches: bool,
+    ) -> Who<'a> {
+        let s = &self.site.settings;
         let guest = anonymous || u.is_some_and(|u| u.guest);
         // Steps 5 and 6 do not depend on the capability.
         let later = if anonymous {

@@ -673,28 +673,20 @@ fn ImpactPanel(
             on_done.run(());
         }
     };
-    let user_list = move |v: &[(capstan_core::UserId, Vec<ContextId>)]| {
+    // The first 20 users of a side (the whole list of a site-wide change can hold every user
+    // × every course: it is computed as far as it is shown).
+    let user_list = move |v: Vec<(capstan_core::UserId, Vec<ContextId>)>, total: usize| {
         let mut out = store.with_untracked(|e| {
             v.iter()
-                .take(20)
                 .map(|(u, cs)| format!("{} — {} context(s)", crate::ui::user_name(e, *u), cs.len()))
                 .collect::<Vec<_>>()
         });
-        if v.len() > 20 {
-            out.push(format!("… and {} more", v.len() - 20));
+        if total > v.len() {
+            out.push(format!("… and {} more", total - v.len()));
         }
         out
     };
-    let context_list = move |v: &[(capstan_core::UserId, Vec<ContextId>)]| {
-        let mut by: std::collections::BTreeMap<ContextId, usize> =
-            std::collections::BTreeMap::new();
-        for (_, cs) in v {
-            for c in cs {
-                *by.entry(*c).or_insert(0) += 1;
-            }
-        }
-        let mut list: Vec<(ContextId, usize)> = by.into_iter().collect();
-        list.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let context_list = move |list: Vec<(ContextId, usize)>| {
         let more = list.len().saturating_sub(20);
         let mut out = store.with_untracked(|e| {
             list.into_iter()
@@ -734,15 +726,20 @@ fn ImpactPanel(
                 Err(m) => view! { <p class="field-error" id="impact-summary">{m}</p> }.into_any(),
                 Ok((i, ms)) => {
                     let level = crate::ui::level_name(i.level).to_lowercase();
-                    let summary = if i.gains.is_empty() && i.losses.is_empty() {
+                    let summary = if i.is_empty() {
                         format!("Nobody's answer for {} changes ({} answers compared).", i.capability, i.compared)
                     } else {
                         format!(
                             "This gives {} user(s) {} in {} {level} context(s) and removes it from {} user(s) in {} ({} answers compared).",
-                            i.users_gaining(), i.capability, i.contexts_gaining, i.users_losing(), i.contexts_losing, i.compared
+                            i.users_gaining(), i.capability, i.contexts_gaining(), i.users_losing(), i.contexts_losing(), i.compared
                         )
                     };
-                    let (gu, gc, lu, lc) = (user_list(&i.gains), context_list(&i.gains), user_list(&i.losses), context_list(&i.losses));
+                    let (gu, gc, lu, lc) = (
+                        user_list(i.gains().take(20).collect(), i.users_gaining()),
+                        context_list(i.gains_by_context()),
+                        user_list(i.losses().take(20).collect(), i.users_losing()),
+                        context_list(i.losses_by_context()),
+                    );
                     view! {
                         <p id="impact-summary" role="status">{summary} <small class="muted">{format!(" {ms:.0} ms")}</small></p>
                         <div class="impact-lists">
